@@ -1,0 +1,12 @@
+import { hostHasWiki } from "~/server/wikis.server";
+import { methodNotAllowed } from "~/server/responses.server";
+import type { Route } from "./+types/check-slug";
+
+// Caddy on-demand TLS "ask" (contracts.md §9): 200 for an existing wiki host, else 404; empty bodies.
+export async function loader({ request, context }: Route.LoaderArgs) {
+  const { db, config } = context.platform;
+  const ok = await hostHasWiki(db, config, new URL(request.url).searchParams.get("domain"));
+  return new Response(null, { status: ok ? 200 : 404, headers: { "Cache-Control": "no-store" } });
+}
+
+export const action = () => methodNotAllowed(["GET", "HEAD"]);

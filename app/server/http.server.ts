@@ -1,0 +1,184 @@
+// The request pipeline around React Router (one place for cross-cutting rules, in the order
+// security.md gives): request id → static files → body limit → Origin check → rate limit →
+// React Router → security headers → one log line. Everything here works on Fetch API objects,
+// so integration tests call it directly without a socket.
+import crypto from "node:crypto";
+import path from "node:path";
+import { createRequestHandler, type ServerBuild } from "react-router";
+import { originAllowed, originCheckApplies } from "./csrf.server";
+import { errorDetails } from "./log.server";
+import type { Platform } from "./platform.server";
+import { clientIp, limitForRequest } from "./rate-limit.server";
+import { errorResponse } from "./responses.server";
+import { isStaticPath, serveStatic } from "./static.server";
+
+export const MAX_BODY_BYTES = 1024 * 1024;
+
+export interface RequestState {
+  did?: string;
+}
+
+declare module "react-router" {
+  interface AppLoadContext {
+    platform: Platform;
+    reqId: string;
+    clientIp: string;
+    nonce: string;
+    state: RequestState;
+  }
+}
+
+export type Handler = (request: Request, socketAddress?: string) => Promise<Response>;
+
+/** The path rules are written for: `.data` suffixes of client navigations stripped. */
+export function routePath(pathname: string): string {
+  if (pathname === "/_root.data") return "/";
+  return pathname.endsWith(".data") ? pathname.slice(0, -".data".length) : pathname;
+}
+
+function requestId(request: Request): string {
+  const given = request.headers.get("x-request-id");
+  return given && /^[A-Za-z0-9._-]{1,64}$/.test(given) ? given : crypto.randomUUID();
+}
+
+const isApi = (p: string) => p === "/api" || p.startsWith("/api/");
+
+function cspFor(contentType: string, nonce: string): string {
+  if (contentType.includes("text/html")) {
+    return [
+      "default-src 'self'",
+      `script-src 'self' 'nonce-${nonce}'`,
+      `style-src 'self' 'nonce-${nonce}'`,
+      "img-src 'self' data:",
+      "font-src 'self'",
+      "connect-src 'self'",
+      "object-src 'none'",
+      "base-uri 'none'",
+      "frame-ancestors 'none'",
+    ].join("; ");
+  }
+  return "default-src 'none'; frame-ancestors 'none'";
+}
+
+/** security.md §7, on every response. */
+function withSecurityHeaders(response: Response, platform: Platform, p: string, nonce: string, reqId: string): Response {
+  const res = new Response(response.body, response); // Response.redirect() headers are immutable
+  const h = res.headers;
+  h.set("Content-Security-Policy", cspFor(h.get("content-type") ?? "", nonce));
+  h.set("X-Frame-Options", "DENY");
+  h.set("X-Content-Type-Options", "nosniff");
+  h.set("Referrer-Policy", p.startsWith("/auth/") ? "no-referrer" : "strict-origin-when-cross-origin");
+  h.set("Cross-Origin-Opener-Policy", "same-origin");
+  if (platform.config.scheme === "https") {
+    h.set("Strict-Transport-Security", "max-age=31536000" + (platform.config.hstsIncludeSubdomains ? "; includeSubDomains" : ""));
+  }
+  const noStore = p.startsWith("/app") || isApi(p) || (p.startsWith("/auth/") && p !== "/auth/client-metadata.json");
+  if (noStore) h.set("Cache-Control", "no-store");
+  h.set("X-Request-Id", reqId);
+  return res;
+}
+
+/** Buffer a request body up to the limit; undefined when it is larger. */
+async function bufferBody(request: Request): Promise<Request | undefined> {
+  if (request.body === null) return request;
+  const declared = Number(request.headers.get("content-length") ?? "0");
+  if (declared > MAX_BODY_BYTES) return undefined;
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > MAX_BODY_BYTES) {
+      await reader.cancel().catch(() => undefined);
+      return undefined;
+    }
+    chunks.push(value);
+  }
+  return new Request(request.url, {
+    method: request.method,
+    headers: request.headers,
+    body: Buffer.concat(chunks),
+    signal: request.signal,
+  });
+}
+
+export function createHandler(platform: Platform, build: ServerBuild, opts: { clientDir?: string } = {}): Handler {
+  const rr = createRequestHandler(build, platform.config.production ? "production" : "development");
+  const clientDir = path.resolve(opts.clientDir ?? path.join(process.cwd(), "build/client"));
+  const { config, log } = platform;
+
+  async function route(request: Request, p: string, ip: string, reqId: string, nonce: string, state: RequestState): Promise<Response> {
+    const method = request.method;
+    if ((method === "GET" || method === "HEAD") && isStaticPath(p)) {
+      const file = serveStatic(clientDir, config.robotStaticDir, p, method);
+      if (file) return file;
+      if (!p.startsWith("/favicon")) return errorResponse(request, 404, "Not found");
+    }
+    let req: Request | undefined = request;
+    if (!["GET", "HEAD", "OPTIONS"].includes(method)) {
+      req = await bufferBody(request);
+      if (!req) return errorResponse(request, 413, "Request body too large");
+    }
+    if (originCheckApplies(req, p) && !originAllowed(req, config.origin)) {
+      log.warn(
+        { reqId, path: p, origin: req.headers.get("origin"), secFetchSite: req.headers.get("sec-fetch-site") },
+        "cross-site request blocked",
+      );
+      return errorResponse(req, 403, "Cross-site request blocked", {}, { title: "Cross-site request blocked" });
+    }
+    const limit = limitForRequest(method, p);
+    if (limit) {
+      const wait = await platform.rateLimits.consume(limit, limit === "default" ? `${ip}:${p}` : ip);
+      if (wait !== null) {
+        log.warn({ reqId, path: p, limit, ip }, "rate limit exceeded");
+        return errorResponse(req, 429, "Rate limit exceeded", { "Retry-After": String(wait) }, {
+          title: "Too Many Requests",
+          detail: "Please slow down and try again later.",
+        });
+      }
+    }
+    return rr(req, { platform, reqId, clientIp: ip, nonce, state });
+  }
+
+  return async function handle(request: Request, socketAddress = "127.0.0.1"): Promise<Response> {
+    const started = performance.now();
+    const reqId = requestId(request);
+    const nonce = crypto.randomBytes(16).toString("base64");
+    const state: RequestState = {};
+    let p: string;
+    try {
+      p = routePath(new URL(request.url).pathname);
+    } catch {
+      p = "/";
+    }
+    const ip = clientIp(request, socketAddress, config.trustProxy);
+    let response: Response;
+    try {
+      response = await route(request, p, ip, reqId, nonce, state);
+    } catch (err) {
+      if (err instanceof Response) {
+        response = err;
+      } else {
+        log.error({ reqId, path: p, err: errorDetails(err) }, "unhandled error");
+        response = errorResponse(request, 500, "Something went wrong.");
+      }
+    }
+    const out = withSecurityHeaders(response, platform, p, nonce, reqId);
+    const entry = {
+      reqId,
+      method: request.method,
+      path: p,
+      status: out.status,
+      durationMs: Math.round((performance.now() - started) * 10) / 10,
+      ip,
+      did: state.did,
+    };
+    if (p === "/healthz" || p === "/readyz") log.debug(entry, "request");
+    else if (out.status >= 500) log.error(entry, "request failed");
+    else if (out.status >= 400) log.warn(entry, "request refused");
+    else log.info(entry, "request");
+    return out;
+  };
+}
