@@ -44,8 +44,12 @@ export async function listen(platform: Platform, handler: Handler, host: string,
       // Stop accepting; let in-flight requests finish; cut what is still open after the grace period.
       const force = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
       force.unref();
+      // Keep-alive connections turn idle as their last request finishes; close them as they do.
+      const sweep = setInterval(() => server.closeIdleConnections(), 100);
+      sweep.unref();
       server.close(() => {
         clearTimeout(force);
+        clearInterval(sweep);
         platform
           .close()
           .catch((err) => platform.log.error({ err: errorDetails(err) }, "error while closing"))
