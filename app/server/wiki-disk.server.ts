@@ -118,14 +118,24 @@ export function setPreference(
   value: string,
   initOptions: WikiDbInitOptions,
 ): void {
+  setPreferences(dbPath, { [name]: value }, initOptions);
+}
+
+/** Like `setPreference`, for several values upserted in one short transaction. */
+export function setPreferences(
+  dbPath: string,
+  values: Readonly<Record<string, string>>,
+  initOptions: WikiDbInitOptions,
+): void {
   const db = openWritable(dbPath);
   try {
     initialise(db, initOptions);
+    const upsert = db.prepare(
+      "INSERT INTO preferences (name, value) VALUES (?, ?) " +
+        "ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+    );
     db.transaction(() => {
-      db.prepare(
-        "INSERT INTO preferences (name, value) VALUES (?, ?) " +
-          "ON CONFLICT(name) DO UPDATE SET value = excluded.value",
-      ).run(name, value);
+      for (const [name, value] of Object.entries(values)) upsert.run(name, value);
     }).immediate();
   } finally {
     db.close();
@@ -553,15 +563,25 @@ export function moveIntoPlace(
   return { wikiDir, orphanedTo };
 }
 
+/** A fresh `.trash/{slug}.{timestamp}.{random}` path, so it can be journaled before the rename. */
+export function tombstonePath(wikiBase: string, slug: string): string {
+  assertSafeSlug(slug);
+  return path.join(wikiBase, TRASH_DIR, `${slug}.${fileTimestamp()}.${randomSuffix()}`);
+}
+
 /**
  * Step 2 of delete: renames the wiki directory to `.trash/{slug}.{timestamp}.{random}`.
  * A missing directory is logged and gives null, so deletion can continue.
  */
-export function tombstone(wikiDir: string, wikiBase: string, slug: string, log: DiskLog): string | null {
+export function tombstone(
+  wikiDir: string,
+  wikiBase: string,
+  slug: string,
+  log: DiskLog,
+  target: string = tombstonePath(wikiBase, slug),
+): string | null {
   assertSafeSlug(slug);
-  const trashRoot = path.join(wikiBase, TRASH_DIR);
-  fs.mkdirSync(trashRoot, { recursive: true, mode: 0o700 });
-  const target = path.join(trashRoot, `${slug}.${fileTimestamp()}.${randomSuffix()}`);
+  fs.mkdirSync(path.dirname(target), { recursive: true, mode: 0o700 });
   try {
     fs.renameSync(wikiDir, target);
   } catch (err) {

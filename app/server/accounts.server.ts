@@ -1,0 +1,68 @@
+// Account deletion (management.md §3.4, §6; D14). The route clears the cookie and flashes;
+// everything else happens here.
+import { errorDetails } from "./log.server";
+import type { Platform } from "./platform.server";
+import { deleteWikis, type Actor, type OpContext } from "./wikis.server";
+
+export const ACCOUNT_MESSAGES = {
+  mismatch: "Confirmation did not match.",
+  failed: "Failed to delete account.",
+} as const;
+
+export type AccountFailure = { ok: false; status: 400 | 500; code: "confirmation_mismatch" | "server_error"; error: string };
+
+/** The optional hook of the login module (`platform.services.get("atproto")`). */
+interface AtprotoService {
+  revokeSession(did: string): Promise<void>;
+}
+
+/** The typed confirmation as compared with `users.handle`: trimmed, one leading `@` dropped, lowercased. */
+export function normalizeHandleConfirmation(input: unknown): string {
+  if (typeof input !== "string") return "";
+  return input.trim().replace(/^@/, "").toLowerCase();
+}
+
+/**
+ * Deletes the account: revokes the ATProto session at the user's authorization server (best
+ * effort), then in ONE transaction removes the user's wikis (rows, `reindex_queue` rows,
+ * journaled tombstones), the stored ATProto session, the consent nonces and the user row;
+ * then removes the wiki directories. On a transaction failure nothing changes.
+ */
+export async function deleteAccount(
+  platform: Platform,
+  user: Actor,
+  confirmation: unknown,
+  ctx: OpContext = {},
+): Promise<{ ok: true; deletedWikis: string[] } | AccountFailure> {
+  if (normalizeHandleConfirmation(confirmation) !== user.handle.toLowerCase()) {
+    return { ok: false, status: 400, code: "confirmation_mismatch", error: ACCOUNT_MESSAGES.mismatch };
+  }
+  const { db, log } = platform;
+
+  const atproto = platform.services.get("atproto") as AtprotoService | undefined;
+  if (atproto) {
+    try {
+      await atproto.revokeSession(user.did);
+    } catch (err) {
+      log.warn({ reqId: ctx.reqId, did: user.did, err: errorDetails(err) }, "account deletion: ATProto session revocation failed; deleting it anyway");
+    }
+  }
+
+  try {
+    const wikis = await db.wiki.findMany({ where: { owner_did: user.did } });
+    await deleteWikis(platform, wikis, {
+      ownerDid: user.did,
+      reqId: ctx.reqId,
+      async alsoInTransaction(tx) {
+        await tx.atprotoOauthSession.deleteMany({ where: { key: user.did } });
+        await tx.consentNonce.deleteMany({ where: { user_did: user.did } });
+        await tx.user.delete({ where: { did: user.did } });
+      },
+    });
+    log.info({ reqId: ctx.reqId, did: user.did, wikis: wikis.map((w) => w.slug) }, "account deleted");
+    return { ok: true, deletedWikis: wikis.map((w) => w.slug) };
+  } catch (err) {
+    log.error({ reqId: ctx.reqId, did: user.did, err: errorDetails(err) }, "account deletion failed");
+    return { ok: false, status: 500, code: "server_error", error: ACCOUNT_MESSAGES.failed };
+  }
+}
