@@ -6,6 +6,7 @@ import { cookieScope, type CookieScope } from "./cookies.server";
 import { openDatabase, type Db } from "./db.server";
 import { loadKeys, type Keys } from "./keys.server";
 import type { Logger } from "./log.server";
+import { runHousekeeping, startHousekeeping } from "./housekeeping.server";
 import { createRateLimits, type RateLimits } from "./rate-limit.server";
 
 export interface Platform {
@@ -52,8 +53,12 @@ export async function createPlatform(config: Config, log: Logger): Promise<Platf
     rateLimits: createRateLimits(config),
     services: new Map(),
     async close() {
+      await stopHousekeeping();
       await db.$disconnect();
     },
   };
+  // Settle interrupted wiki creates/deletes and sweep before serving (management.md §5.5).
+  await runHousekeeping(platform, { startup: true });
+  const stopHousekeeping = startHousekeeping(platform);
   return platform;
 }
