@@ -19,7 +19,21 @@ export default [
   // JSON API.
   ...prefix("api", [
     route("internal/check-slug", "routes/api/check-slug.ts"),
+    route("me", "routes/api/me.ts"),
+    route("wikis", "routes/api/wikis.ts"),
+    route("wikis/:slug", "routes/api/wiki.ts"),
+    route("wikis/:slug/token", "routes/api/wiki-token.ts"),
+    route("wikis/:slug/git", "routes/api/wiki-git.ts"),
     route("*", "routes/api/not-found.ts"),
+  ]),
+
+  // Management UI: one layout (navbar, sidebar, flashes) around every /app page.
+  route("app", "routes/app/layout.tsx", [
+    index("routes/app/dashboard.tsx"),
+    route("create", "routes/app/create.tsx"),
+    route("wiki/:slug", "routes/app/wiki.tsx"),
+    route("account", "routes/app/account.tsx"),
+    route("admin/stats", "routes/app/admin-stats.tsx"),
   ]),
 
   // Everything else: a styled 404 page.

@@ -64,3 +64,32 @@ export function errorResponse(request: Request, status: number, message: string,
   if (path === "/api" || path.startsWith("/api/") || prefersJson(request)) return jsonError(message, status, headers);
   return htmlErrorPage(status, message, headers, html);
 }
+
+/** A JSON success body with `Cache-Control: no-store` (management.md §4.1). */
+export function jsonOk(data: unknown, status = 200): Response {
+  return json(data, status, NO_STORE);
+}
+
+/** The API side of a domain failure (`{ status, error: { api } }`) as `{"error": …}`. */
+export function apiFailure(failure: { status: number; error: { api: string } }): Response {
+  return jsonError(failure.error.api, failure.status);
+}
+
+/**
+ * The JSON body of an API request as an object (management.md §4.1): an empty body counts
+ * as `{}`; anything that does not parse, or is not an object, throws a 400 JSON response.
+ */
+export async function readJsonObject(request: Request): Promise<Record<string, unknown>> {
+  const text = await request.text();
+  if (text.trim() === "") return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw jsonError("Invalid JSON body", 400);
+  }
+  if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
+    throw jsonError("Request body must be a JSON object", 400);
+  }
+  return parsed as Record<string, unknown>;
+}

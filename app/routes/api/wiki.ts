@@ -1,0 +1,22 @@
+import { apiUser } from "~/server/guards.server";
+import { apiFailure, jsonOk, methodNotAllowed } from "~/server/responses.server";
+import { deleteWiki, getOwnedWiki, publicWiki } from "~/server/wikis.server";
+import type { Route } from "./+types/wiki";
+
+// GET /api/wikis/{slug}: the owner's view of one wiki.
+export async function loader(args: Route.LoaderArgs) {
+  const user = await apiUser(args);
+  const result = await getOwnedWiki(args.context.platform, user, args.params.slug, "get");
+  if (!result.ok) return apiFailure(result);
+  const wiki = publicWiki(args.context.platform, result.wiki);
+  return jsonOk({ wiki, mcp_endpoint: wiki.mcp_endpoint });
+}
+
+// DELETE /api/wikis/{slug}: no confirmation field (management.md §4.2).
+export async function action(args: Route.ActionArgs) {
+  if (args.request.method !== "DELETE") return methodNotAllowed(["GET", "HEAD", "DELETE"]);
+  const user = await apiUser(args);
+  const result = await deleteWiki(args.context.platform, user, args.params.slug, { reqId: args.context.reqId });
+  if (!result.ok) return apiFailure(result);
+  return jsonOk({ deleted: true });
+}
