@@ -298,7 +298,8 @@ describe("methods, paths and CSRF (A10, A11)", () => {
     const u = await newUser();
     const body = JSON.stringify({ slug: "csrf-api", display_name: "C" });
     const json = { "Content-Type": "application/json" };
-    for (const extra of [{}, { Origin: "http://csrf-api.127.0.0.1:5173" }, { "Sec-Fetch-Site": "same-site" }]) {
+    const attempts: Array<Record<string, string>> = [{}, { Origin: "http://csrf-api.127.0.0.1:5173" }, { "Sec-Fetch-Site": "same-site" }];
+    for (const extra of attempts) {
       const res = await tp.request("/api/wikis", { method: "POST", headers: { ...json, ...cookieHeader(u.jwt), ...extra }, body });
       expect(res.status).toBe(403);
       expect(await errorOf(res)).toBe("Cross-site request blocked");

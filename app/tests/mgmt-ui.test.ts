@@ -424,11 +424,12 @@ describe("wiki settings (U10–U19)", () => {
     const selected = elements(findElement(page, "select", { id: "read_access" }).inner, "option").filter((o) => "selected" in o.attrs);
     expect(selected.map((o) => o.attrs.value)).toEqual(["ANONYMOUS"]);
 
-    for (const fields of [
+    const invalid: Array<Record<string, string>> = [
       { read_access: "PUBLIC", write_access: "APPROVED", attachment_access: "APPROVED" },
       { read_access: "APPROVED", write_access: "approved", attachment_access: "APPROVED" },
       { read_access: "APPROVED", write_access: "APPROVED" },
-    ]) {
+    ];
+    for (const fields of invalid) {
       const bad = await postForm(tp, `/app/wiki/${slug}`, u, { intent: "access", ...fields });
       expect(bad.status).toBe(400);
       expect(pageText(await bad.text())).toContain("Invalid access level.");
@@ -529,7 +530,8 @@ describe("wiki settings (U10–U19)", () => {
 
   it("U19: a missing or unknown intent → 400 Unknown action.; other methods → 405", async () => {
     const { u, slug } = await ownedWiki();
-    for (const fields of [{}, { intent: "explode" }, { intent: "toString" }, { intent: "__proto__" }]) {
+    const bad: Array<Record<string, string>> = [{}, { intent: "explode" }, { intent: "toString" }, { intent: "__proto__" }];
+    for (const fields of bad) {
       const res = await postForm(tp, `/app/wiki/${slug}`, u, fields);
       expect(res.status).toBe(400);
       expect(pageText(await res.text())).toContain("Unknown action.");
