@@ -1,8 +1,8 @@
 import type { ReactNode } from "react";
-import { isRouteErrorResponse, Links, Meta, Outlet, Scripts, ScrollRestoration, useRouteError } from "react-router";
+import { Links, Meta, Outlet, Scripts, ScrollRestoration, useRouteError } from "react-router";
 import type { Route } from "./+types/root";
 import { useNonce } from "./components/nonce";
-import { SiteHeader } from "./components/site";
+import { ErrorCard, routeErrorInfo, SiteHeader } from "./components/site";
 
 export const links: Route.LinksFunction = () => [
   { rel: "icon", href: "/static/favicon.svg", type: "image/svg+xml" },
@@ -34,38 +34,12 @@ export default function App() {
 
 /** The styled error page of every route without its own boundary (D15): status, message, a way back. */
 export function ErrorBoundary() {
-  const error = useRouteError();
-  let status = 500;
-  let message = "Something went wrong.";
-  if (isRouteErrorResponse(error)) {
-    status = error.status;
-    message =
-      typeof error.data === "string" && error.data
-        ? error.data
-        : typeof error.data?.message === "string"
-          ? error.data.message
-          : status === 404
-            ? "This page does not exist."
-            : error.statusText || message;
-  }
-  const title = status === 404 ? "Page not found" : `Error ${status}`;
+  const info = routeErrorInfo(useRouteError());
   return (
     <>
-      <title>{`${title} – robot.wtf`}</title>
       <SiteHeader />
       <main className="container narrow">
-        <div className="card error-card">
-          <h1>{title}</h1>
-          <p className="status">{status}</p>
-          <p>
-            <code>{message}</code>
-          </p>
-          <p>
-            <a className="button" href="/">
-              Back to robot.wtf
-            </a>
-          </p>
-        </div>
+        <ErrorCard info={info} back={{ href: "/", label: "Back to robot.wtf" }} />
       </main>
     </>
   );

@@ -1,7 +1,8 @@
 // Presentational pieces of the `/app` pages: the one-time token display with its copy button,
 // the MCP set-up help, usage figures and submit buttons with a pending state.
 import { useState, type ReactNode } from "react";
-import { isRouteErrorResponse, useNavigation, useRouteError } from "react-router";
+import { useNavigation, useRouteError } from "react-router";
+import { ErrorCard, routeErrorInfo } from "./site";
 
 /** A submit button that shows a pending state while its own form is being submitted (with JS). */
 export function SubmitButton({
@@ -131,37 +132,62 @@ export function FormError({ message, id }: { message?: string; id?: string }) {
 }
 
 /**
- * The error boundary of the /app pages: the styled error panel inside the app shell (D15),
+ * The error boundary of the /app pages: the styled error card inside the app shell (D15),
  * e.g. 403 "Admins only.", 405, or 429 from the per-intent rate limits.
  */
 export function AppErrorBoundary() {
-  const error = useRouteError();
-  let status = 500;
-  let message = "Something went wrong.";
-  if (isRouteErrorResponse(error)) {
-    status = error.status;
-    if (typeof error.data === "string" && error.data) message = error.data;
-    else if (error.statusText) message = error.statusText;
-  }
-  const tooMany = status === 429;
-  const title = tooMany ? "Too Many Requests" : status === 404 ? "Page not found" : `Error ${status}`;
+  return <ErrorCard info={routeErrorInfo(useRouteError())} back={{ href: "/app/", label: "Back to the dashboard" }} />;
+}
+
+/** The display-name field of the create and settings forms (§1.2: required, at most 100 characters). */
+export function DisplayNameField({
+  defaultValue,
+  error,
+  errorId,
+  placeholder,
+}: {
+  defaultValue: string;
+  /** The field's own message, shown under it. */
+  error?: string;
+  errorId: string;
+  placeholder?: string;
+}) {
   return (
-    <>
-      <title>{`${title} – robot.wtf`}</title>
-      <section className="card error-card" role="alert">
-        <h1>{title}</h1>
-        <p className="status">{status}</p>
-        <p>
-          <code>{message}</code>
+    <div className="field">
+      <label htmlFor="display_name">Display name</label>
+      <input
+        id="display_name"
+        name="display_name"
+        type="text"
+        required
+        maxLength={100}
+        placeholder={placeholder}
+        defaultValue={defaultValue}
+        aria-invalid={error ? true : undefined}
+        aria-errormessage={error ? errorId : undefined}
+      />
+      {error ? (
+        <p className="field-error" id={errorId}>
+          {error}
         </p>
-        {tooMany ? <p>Please slow down and try again later.</p> : null}
-        <p>
-          <a className="button" href="/app/">
-            Back to the dashboard
-          </a>
-        </p>
-      </section>
-    </>
+      ) : null}
+    </div>
+  );
+}
+
+/** A two-column table of labelled values (profile, disk usage, counts). */
+export function RowTable({ rows }: { rows: Array<[string, ReactNode]> }) {
+  return (
+    <table>
+      <tbody>
+        {rows.map(([label, value]) => (
+          <tr key={label}>
+            <th scope="row">{label}</th>
+            <td>{value}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
   );
 }
 

@@ -1,5 +1,5 @@
 import type { ReactNode } from "react";
-import { Link } from "react-router";
+import { isRouteErrorResponse, Link } from "react-router";
 
 export function Wordmark() {
   return (
@@ -43,6 +43,55 @@ export function Flashes({ messages }: { messages?: FlashMessage[] }) {
           {m.message}
         </div>
       ))}
+    </div>
+  );
+}
+
+export interface RouteErrorInfo {
+  status: number;
+  title: string;
+  message: string;
+  detail?: string;
+}
+
+/** What every error boundary shows for a route error (D15): status, title, message, no internals. */
+export function routeErrorInfo(error: unknown): RouteErrorInfo {
+  let status = 500;
+  let message = "Something went wrong.";
+  if (isRouteErrorResponse(error)) {
+    status = error.status;
+    message =
+      typeof error.data === "string" && error.data
+        ? error.data
+        : typeof error.data?.message === "string"
+          ? error.data.message
+          : status === 404
+            ? "This page does not exist."
+            : error.statusText || message;
+  }
+  if (status === 429) {
+    // The same page the request pipeline renders for its own limits (security.md §5).
+    return { status, title: "Too Many Requests", message, detail: "Please slow down and try again later." };
+  }
+  return { status, title: status === 404 ? "Page not found" : `Error ${status}`, message };
+}
+
+/** The card of an error page: title, status, message and a way back. */
+export function ErrorCard({ info, back }: { info: RouteErrorInfo; back: { href: string; label: string } }) {
+  return (
+    <div className="card error-card" role="alert">
+      <title>{`${info.title} – robot.wtf`}</title>
+      <h1>{info.title}</h1>
+      <p className="status">{info.status}</p>
+      <p>
+        <code>{info.message}</code>
+      </p>
+      {info.detail ? <p>{info.detail}</p> : null}
+      <p>
+        <a className="button" href={back.href}>
+          {back.label}
+        </a>
+      </p>
     </div>
   );
 }

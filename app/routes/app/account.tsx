@@ -1,5 +1,5 @@
 import { data, Form, redirect } from "react-router";
-import { AppErrorBoundary, pageTitle, FormError, SubmitButton } from "~/components/app";
+import { AppErrorBoundary, pageTitle, FormError, RowTable, SubmitButton } from "~/components/app";
 import { deleteAccount } from "~/server/accounts.server";
 import { clearPlatformCookie } from "~/server/cookies.server";
 import { flashCookie } from "~/server/flash.server";
@@ -45,28 +45,14 @@ export default function Account({ loaderData, actionData }: Route.ComponentProps
       <h1>Account</h1>
       <section className="card" aria-labelledby="card-profile">
         <h2 id="card-profile">Profile</h2>
-        <table>
-          <tbody>
-            <tr>
-              <th scope="row">Bluesky handle</th>
-              <td>{handle}</td>
-            </tr>
-            <tr>
-              <th scope="row">Display name</th>
-              <td>{display_name ?? handle}</td>
-            </tr>
-            <tr>
-              <th scope="row">DID</th>
-              <td>
-                <code>{did}</code>
-              </td>
-            </tr>
-            <tr>
-              <th scope="row">Member since</th>
-              <td>{memberSince}</td>
-            </tr>
-          </tbody>
-        </table>
+        <RowTable
+          rows={[
+            ["Bluesky handle", handle],
+            ["Display name", display_name ?? handle],
+            ["DID", <code>{did}</code>],
+            ["Member since", memberSince],
+          ]}
+        />
         <p className="hint">Your handle and display name follow Bluesky and are refreshed when you sign in.</p>
       </section>
       <details className="card danger-zone" open={error ? true : undefined}>

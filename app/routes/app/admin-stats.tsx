@@ -1,6 +1,6 @@
 import { data } from "react-router";
 import { systemStatus } from "~/server/admin.server";
-import { AppErrorBoundary, pageTitle } from "~/components/app";
+import { AppErrorBoundary, pageTitle, RowTable } from "~/components/app";
 import { forwardErrorHeaders, pageUser } from "~/server/guards.server";
 import type { Route } from "./+types/admin-stats";
 
@@ -44,41 +44,23 @@ export default function AdminStats({ loaderData }: Route.ComponentProps) {
       </section>
       <section className="card" aria-labelledby="card-disk">
         <h2 id="card-disk">Disk Usage ({disk.path})</h2>
-        <table>
-          <tbody>
-            <tr>
-              <th scope="row">Used</th>
-              <td>{disk.usedGb} GB</td>
-            </tr>
-            <tr>
-              <th scope="row">Free</th>
-              <td>{disk.freeGb} GB</td>
-            </tr>
-            <tr>
-              <th scope="row">Total</th>
-              <td>{disk.totalGb} GB</td>
-            </tr>
-            <tr>
-              <th scope="row">Usage</th>
-              <td>{disk.percent}%</td>
-            </tr>
-          </tbody>
-        </table>
+        <RowTable
+          rows={[
+            ["Used", `${disk.usedGb} GB`],
+            ["Free", `${disk.freeGb} GB`],
+            ["Total", `${disk.totalGb} GB`],
+            ["Usage", `${disk.percent}%`],
+          ]}
+        />
       </section>
       <section className="card" aria-labelledby="card-counts">
         <h2 id="card-counts">Platform Counts</h2>
-        <table>
-          <tbody>
-            <tr>
-              <th scope="row">Wikis</th>
-              <td>{counts.wikis}</td>
-            </tr>
-            <tr>
-              <th scope="row">Users</th>
-              <td>{counts.users}</td>
-            </tr>
-          </tbody>
-        </table>
+        <RowTable
+          rows={[
+            ["Wikis", counts.wikis],
+            ["Users", counts.users],
+          ]}
+        />
       </section>
       <section className="card" aria-labelledby="card-wikis">
         <h2 id="card-wikis">All Wikis</h2>

@@ -1,5 +1,5 @@
 import { data, Form, Link } from "react-router";
-import { AppErrorBoundary, pageTitle, FormError, McpHelp, SubmitButton, TokenDisplay } from "~/components/app";
+import { AppErrorBoundary, DisplayNameField, pageTitle, FormError, McpHelp, SubmitButton, TokenDisplay } from "~/components/app";
 import { forwardErrorHeaders, pageMethodNotAllowed, pageUser } from "~/server/guards.server";
 import { defaultSlugFromHandle } from "~/server/wiki-rules.server";
 import { canCreateWiki, createWiki, type FailureCode } from "~/server/wikis.server";
@@ -102,25 +102,12 @@ export default function CreateWiki({ loaderData, actionData }: Route.ComponentPr
                 </p>
               ) : null}
             </div>
-            <div className="field">
-              <label htmlFor="display_name">Display name</label>
-              <input
-                id="display_name"
-                name="display_name"
-                type="text"
-                required
-                maxLength={100}
-                placeholder="My Wiki"
-                defaultValue={values?.display_name ?? ""}
-                aria-invalid={field === "display_name" || undefined}
-                aria-errormessage={field === "display_name" ? "display_name-error" : undefined}
-              />
-              {field === "display_name" ? (
-                <p className="field-error" id="display_name-error">
-                  {error}
-                </p>
-              ) : null}
-            </div>
+            <DisplayNameField
+              defaultValue={values?.display_name ?? ""}
+              placeholder="My Wiki"
+              error={field === "display_name" ? error : undefined}
+              errorId="display_name-error"
+            />
             <div className="field">
               <label htmlFor="purpose">Site description (optional)</label>
               <input

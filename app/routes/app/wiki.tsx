@@ -1,5 +1,5 @@
 import { data, Form, type AppLoadContext } from "react-router";
-import { AppErrorBoundary, pageTitle, FormError, McpHelp, SubmitButton, TokenDisplay, UsageFigures } from "~/components/app";
+import { AppErrorBoundary, DisplayNameField, pageTitle, FormError, McpHelp, SubmitButton, TokenDisplay, UsageFigures } from "~/components/app";
 import { forwardErrorHeaders, pageMethodNotAllowed, pageRateLimited, pageUser, redirectWithFlash } from "~/server/guards.server";
 import { ACCESS_LEVELS } from "~/server/wiki-rules.server";
 import {
@@ -158,22 +158,14 @@ export default function WikiSettings({ loaderData, actionData }: Route.Component
 
       <section className="card" aria-labelledby="card-display-name">
         <h2 id="card-display-name">Display name</h2>
-        <FormError message={errorFor("rename")} id="rename-error" />
+        <FormError message={errorFor("rename")} />
         <Form method="post">
           <input type="hidden" name="intent" value="rename" />
-          <div className="field">
-            <label htmlFor="display_name">Display name</label>
-            <input
-              id="display_name"
-              name="display_name"
-              type="text"
-              required
-              maxLength={100}
-              defaultValue={failed?.intent === "rename" ? (failed.values.display_name ?? "") : wiki.display_name}
-              aria-invalid={failed?.intent === "rename" || undefined}
-              aria-errormessage={failed?.intent === "rename" ? "rename-error" : undefined}
-            />
-          </div>
+          <DisplayNameField
+            defaultValue={failed?.intent === "rename" ? (failed.values.display_name ?? "") : wiki.display_name}
+            error={errorFor("rename")}
+            errorId="rename-error"
+          />
           <SubmitButton intent="rename" pendingText="Saving…">
             Save
           </SubmitButton>
