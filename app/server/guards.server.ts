@@ -23,6 +23,15 @@ export async function apiUser({ request, context }: Args): Promise<SessionUser> 
   return user;
 }
 
+/** The posted form; a body that is not form data is a 400 page, never a 500 (D15). */
+export async function readForm(request: Request): Promise<FormData> {
+  try {
+    return await request.formData();
+  } catch {
+    throw data("Invalid form data.", { status: 400 });
+  }
+}
+
 /** Post/redirect/get: a 302 carrying one flash message. */
 export function redirectWithFlash(
   context: AppLoadContext,

@@ -564,6 +564,18 @@ describe("wiki settings (U10–U19)", () => {
     expect(exists(wikiDir(tp, slug))).toBe(false);
   });
 
+  it("E1: a body that is not form data is a 400 page on every /app action, never a 500", async () => {
+    const { u, slug } = await ownedWiki();
+    for (const p of [`/app/wiki/${slug}`, "/app/create", "/app/account"]) {
+      for (const [type, body] of [["application/json", "{"], ["text/plain", "intent=rename"], ["multipart/form-data; boundary=x", "--y"]]) {
+        const res = await tp.request(p, { method: "POST", headers: { ...cookieHeader(u.jwt), Origin: tp.origin, "Content-Type": type }, body });
+        expect({ p, type, status: res.status }).toEqual({ p, type, status: 400 });
+        expect(pageText(await res.text())).toContain("Invalid form data.");
+      }
+    }
+    expect(await tp.platform.db.user.findUnique({ where: { did: u.did } })).not.toBeNull();
+  });
+
   it("a client-side (.data) submission reaches the same action", async () => {
     const { u, slug } = await ownedWiki();
     const res = await postForm(tp, `/app/wiki/${slug}.data`, u, { intent: "rename", display_name: "Via Data" });

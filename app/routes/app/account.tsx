@@ -3,7 +3,7 @@ import { AppErrorBoundary, pageTitle, FormError, RowTable, SubmitButton } from "
 import { deleteAccount } from "~/server/accounts.server";
 import { clearPlatformCookie } from "~/server/cookies.server";
 import { flashCookie } from "~/server/flash.server";
-import { forwardErrorHeaders, pageMethodNotAllowed, pageUser } from "~/server/guards.server";
+import { forwardErrorHeaders, readForm, pageMethodNotAllowed, pageUser } from "~/server/guards.server";
 import { parseIso } from "~/server/time.server";
 import type { Route } from "./+types/account";
 
@@ -26,7 +26,7 @@ export async function action(args: Route.ActionArgs) {
   const { request, context } = args;
   if (request.method !== "POST") pageMethodNotAllowed(["GET", "POST"]);
   const user = await pageUser(args);
-  const form = await request.formData();
+  const form = await readForm(request);
   if (form.get("intent") !== "delete") return data({ error: "Unknown action." }, { status: 400 });
   const result = await deleteAccount(context.platform, user, form.get("confirm_handle"), { reqId: context.reqId });
   if (!result.ok) return data({ error: result.error }, { status: result.status });

@@ -1,6 +1,6 @@
 import { data, Form, Link } from "react-router";
 import { AppErrorBoundary, DisplayNameField, pageTitle, FormError, McpHelp, SubmitButton, TokenDisplay } from "~/components/app";
-import { forwardErrorHeaders, pageMethodNotAllowed, pageUser } from "~/server/guards.server";
+import { forwardErrorHeaders, readForm, pageMethodNotAllowed, pageUser } from "~/server/guards.server";
 import { defaultSlugFromHandle } from "~/server/wiki-rules.server";
 import { canCreateWiki, createWiki, type FailureCode } from "~/server/wikis.server";
 import type { Route } from "./+types/create";
@@ -35,7 +35,7 @@ export async function action(args: Route.ActionArgs) {
   if (args.request.method !== "POST") pageMethodNotAllowed(["GET", "POST"]);
   const user = await pageUser(args);
   const { platform, reqId } = args.context;
-  const form = await args.request.formData();
+  const form = await readForm(args.request);
   const values = { slug: text(form.get("slug")), display_name: text(form.get("display_name")), purpose: text(form.get("purpose")) };
   const result = await createWiki(platform, user, values, { reqId });
   if (!result.ok) {

@@ -1,6 +1,6 @@
 import { data, Form, type AppLoadContext } from "react-router";
 import { AppErrorBoundary, DisplayNameField, pageTitle, FormError, McpHelp, SubmitButton, TokenDisplay, UsageFigures } from "~/components/app";
-import { forwardErrorHeaders, pageMethodNotAllowed, pageRateLimited, pageUser, redirectWithFlash } from "~/server/guards.server";
+import { forwardErrorHeaders, readForm, pageMethodNotAllowed, pageRateLimited, pageUser, redirectWithFlash } from "~/server/guards.server";
 import { ACCESS_LEVELS } from "~/server/wiki-rules.server";
 import {
   deleteWiki,
@@ -64,7 +64,7 @@ export async function action(args: Route.ActionArgs) {
   if (request.method !== "POST") pageMethodNotAllowed(["GET", "POST"]);
   const user = await pageUser(args);
   const { platform, reqId } = context;
-  const form = await request.formData();
+  const form = await readForm(request);
   const intent = form.get("intent");
   if (!isIntent(intent)) return inPlace(null, "Unknown action.", 400);
 
