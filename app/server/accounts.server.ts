@@ -2,7 +2,8 @@
 // everything else happens here.
 import { errorDetails } from "./log.server";
 import type { Platform } from "./platform.server";
-import { deleteWikis, type Actor, type OpContext } from "./wikis.server";
+import type { Prisma } from "~/generated/prisma/client";
+import { deleteWikis, writeTx, type Actor, type OpContext } from "./wikis.server";
 
 export const ACCOUNT_MESSAGES = {
   mismatch: "Confirmation did not match.",
@@ -23,10 +24,11 @@ export function normalizeHandleConfirmation(input: unknown): string {
 }
 
 /**
- * Deletes the account: revokes the ATProto session at the user's authorization server (best
- * effort), then in ONE transaction removes the user's wikis (rows, `reindex_queue` rows,
- * journaled tombstones), the stored ATProto session, the consent nonces and the user row;
- * then removes the wiki directories. On a transaction failure nothing changes.
+ * Deletes the account (§6): revokes the ATProto session at the user's authorization server
+ * (best effort) and deletes the stored session and consent nonces either way; then ONE
+ * transaction removes the user's wikis (rows, `reindex_queue` rows, journaled tombstones)
+ * and the user row; then the wiki directories go. If that transaction fails, the account and
+ * its wikis are unchanged.
  */
 export async function deleteAccount(
   platform: Platform,
@@ -48,14 +50,25 @@ export async function deleteAccount(
     }
   }
 
+  // Step 1 (§6): the stored session and the consent nonces go whatever the revocation did,
+  // and again inside the transaction below, so a success never leaves them behind.
+  const forgetSession = async (tx: Prisma.TransactionClient) => {
+    await tx.atprotoOauthSession.deleteMany({ where: { key: user.did } });
+    await tx.consentNonce.deleteMany({ where: { user_did: user.did } });
+  };
+  try {
+    await writeTx(platform, forgetSession);
+  } catch (err) {
+    log.error({ reqId: ctx.reqId, did: user.did, err: errorDetails(err) }, "account deletion: deleting the stored session failed");
+  }
+
   try {
     const wikis = await db.wiki.findMany({ where: { owner_did: user.did } });
     await deleteWikis(platform, wikis, {
       ownerDid: user.did,
       reqId: ctx.reqId,
       async alsoInTransaction(tx) {
-        await tx.atprotoOauthSession.deleteMany({ where: { key: user.did } });
-        await tx.consentNonce.deleteMany({ where: { user_did: user.did } });
+        await forgetSession(tx);
         await tx.user.delete({ where: { did: user.did } });
       },
     });

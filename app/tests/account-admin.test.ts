@@ -150,9 +150,10 @@ describe("account deletion (AD2–AD7, D14)", () => {
     expect(await tp.platform.db.atprotoOauthSession.findUnique({ where: { key: u.did } })).toBeNull();
   });
 
-  it("a failing transaction → 500 'Failed to delete account.' and nothing changes", async () => {
+  it("a failing transaction → 500 'Failed to delete account.'; account and wikis unchanged, the session still gone", async () => {
     const u = await newUser();
     await createWikiApi(tp, u, `acct-fail-${seq}`);
+    await seedSession(tp, u.did);
     await tp.platform.db.$executeRawUnsafe(
       "CREATE TRIGGER fail_user_delete BEFORE DELETE ON users BEGIN SELECT RAISE(ABORT, 'injected user delete fault'); END",
     );
@@ -168,6 +169,8 @@ describe("account deletion (AD2–AD7, D14)", () => {
     expect(await tp.platform.db.wiki.count({ where: { owner_did: u.did } })).toBe(1);
     expect(exists(path.join(wikiDir(tp, `acct-fail-${seq}`), "repo"))).toBe(true);
     expect(await tp.platform.db.wikiDiskJournal.count()).toBe(0);
+    expect(await tp.platform.db.atprotoOauthSession.findUnique({ where: { key: u.did } })).toBeNull();
+    expect(await tp.platform.db.consentNonce.count({ where: { user_did: u.did } })).toBe(0);
   });
 
   it("AD7: a POST from a wiki subdomain is refused; the account is intact", async () => {
