@@ -403,6 +403,38 @@ describe("wiki settings (U10–U19)", () => {
     expect(wikiPrefs(tp, slug).SITE_NAME).toBe("New Name");
   });
 
+  it("U12: a rename whose database update fails → 500 and SITE_NAME is put back", async () => {
+    const { u, slug } = await ownedWiki("Before");
+    await tp.platform.db.$executeRawUnsafe(
+      "CREATE TRIGGER fail_rename BEFORE UPDATE OF display_name ON wikis BEGIN SELECT RAISE(ABORT, 'injected rename fault'); END",
+    );
+    try {
+      const res = await postForm(tp, `/app/wiki/${slug}`, u, { intent: "rename", display_name: "After" });
+      expect(res.status).toBe(500);
+      expect(pageText(await res.text())).toContain("Failed to update settings.");
+    } finally {
+      await tp.platform.db.$executeRawUnsafe("DROP TRIGGER fail_rename");
+    }
+    expect((await tp.platform.db.wiki.findUnique({ where: { slug } }))?.display_name).toBe("Before");
+    expect(wikiPrefs(tp, slug).SITE_NAME).toBe("Before");
+  });
+
+  it("settings writes on a wiki whose directory is gone → 500 with the operation's message, cause logged", async () => {
+    const { u, slug } = await ownedWiki();
+    fs.rmSync(wikiDir(tp, slug), { recursive: true });
+    const ui = await postForm(tp, `/app/wiki/${slug}`, u, { intent: "git", enabled: "true" });
+    expect(ui.status).toBe(500);
+    expect(pageText(await ui.text())).toContain("Failed to update settings.");
+    const res = await tp.request(`/api/wikis/${slug}/git`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${u.jwt}`, "Content-Type": "application/json" },
+      body: JSON.stringify({ enabled: true }),
+    });
+    expect(res.status).toBe(500);
+    expect(await res.json()).toEqual({ error: "Failed to update git access setting" });
+    expect(tp.logs.join("\n")).toContain("git access: writing wiki.db failed");
+  });
+
   it("U13: a posted is_public is ignored", async () => {
     const { u, slug } = await ownedWiki();
     await postForm(tp, `/app/wiki/${slug}`, u, { intent: "rename", display_name: "Public?", is_public: "1" });
