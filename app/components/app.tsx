@@ -41,7 +41,7 @@ export function TokenDisplay({ slug, token }: { slug: string; token: string }) {
   return (
     <div className="token-box">
       <div className="token-row">
-        <code id={`mcp-token-${slug}`} className="token-display" aria-label="MCP bearer token">
+        <code id={`mcp-token-${slug}`} className="token-display">
           {token}
         </code>
         <button type="button" className="secondary" onClick={copy}>
@@ -74,7 +74,7 @@ export function McpHelp({
 }) {
   const endpoint = `${wikiUrl}/mcp`;
   return (
-    <section className="card" aria-labelledby={`mcp-${slug}`}>
+    <section className="card">
       <h2 id={`mcp-${slug}`}>MCP</h2>
       <p>
         MCP endpoint: <code>{endpoint}</code>

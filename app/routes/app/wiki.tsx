@@ -148,7 +148,7 @@ export default function WikiSettings({ loaderData, actionData }: Route.Component
       {failed && failed.intent === null ? <FormError message={failed.error ?? undefined} /> : null}
 
       {token ? (
-        <section className="card" aria-label="New MCP token">
+        <section className="card">
           <p className="alert alert-warning" role="status">
             Token regenerated. Copy it now -- it will not be shown again.
           </p>
@@ -156,7 +156,7 @@ export default function WikiSettings({ loaderData, actionData }: Route.Component
         </section>
       ) : null}
 
-      <section className="card" aria-labelledby="card-display-name">
+      <section className="card">
         <h2 id="card-display-name">Display name</h2>
         <FormError message={errorFor("rename")} />
         <Form method="post">
@@ -172,7 +172,7 @@ export default function WikiSettings({ loaderData, actionData }: Route.Component
         </Form>
       </section>
 
-      <section className="card" aria-labelledby="card-access">
+      <section className="card">
         <h2 id="card-access">Access</h2>
         <p>
           The owner and wiki admins always have full access. MCP tokens are not restricted by these settings. Users are
@@ -205,7 +205,7 @@ export default function WikiSettings({ loaderData, actionData }: Route.Component
         </Form>
       </section>
 
-      <section className="card" aria-labelledby="card-usage">
+      <section className="card">
         <h2 id="card-usage">Usage</h2>
         <UsageFigures usage={usage} />
       </section>
