@@ -12,6 +12,9 @@ export default [
   route(".well-known/jwks.json", "routes/well-known/jwks.ts"),
   route(".well-known/oauth-authorization-server", "routes/well-known/oauth-authorization-server.ts"),
   ...prefix("auth", [
+    route("login", "routes/auth/login.tsx"),
+    route("callback", "routes/auth/callback.ts"),
+    route("logout", "routes/auth/logout.tsx"),
     route("client-metadata.json", "routes/auth/client-metadata.ts"),
     route("token", "routes/auth/token.ts"),
   ]),

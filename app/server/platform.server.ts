@@ -1,11 +1,14 @@
 // The platform: everything a request needs, created once per process and handed to loaders and
 // actions through React Router's load context. Tests create as many as they like.
 import fs from "node:fs";
+import type { NodeOAuthClient } from "@atproto/oauth-client-node";
+import { createOAuthClient } from "./atproto.server";
 import type { Config } from "./config.server";
 import { cookieScope, type CookieScope } from "./cookies.server";
 import { openDatabase, type Db } from "./db.server";
 import { loadKeys, type Keys } from "./keys.server";
 import type { Logger } from "./log.server";
+import { createOutboundFetch } from "./outbound.server";
 import { createRateLimits, type RateLimits } from "./rate-limit.server";
 
 export interface Platform {
@@ -15,6 +18,10 @@ export interface Platform {
   log: Logger;
   cookies: CookieScope;
   rateLimits: RateLimits;
+  /** Every outbound request goes through this fetch (security.md §6). */
+  fetch: typeof fetch;
+  /** The ATProto OAuth client (login, logout, revocation). */
+  oauth: NodeOAuthClient;
   /** Extension point for later services (OAuth client, housekeeping timers, …). */
   services: Map<string, unknown>;
   close(): Promise<void>;
@@ -43,6 +50,8 @@ export async function createPlatform(config: Config, log: Logger): Promise<Platf
   const keys = await loadKeys(config);
   prepareWikiBase(config);
   const db = await openDatabase(config, log);
+  const outbound = createOutboundFetch({ allowHttpLoopback: config.allowHttpLoopback });
+  const oauth = await createOAuthClient(config, keys, db, outbound);
   const platform: Platform = {
     config,
     keys,
@@ -50,6 +59,8 @@ export async function createPlatform(config: Config, log: Logger): Promise<Platf
     log,
     cookies: cookieScope(config),
     rateLimits: createRateLimits(config),
+    fetch: outbound,
+    oauth,
     services: new Map(),
     async close() {
       await db.$disconnect();
