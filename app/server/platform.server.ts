@@ -8,7 +8,7 @@ import { cookieScope, type CookieScope } from "./cookies.server";
 import { openDatabase, type Db } from "./db.server";
 import { loadKeys, type Keys } from "./keys.server";
 import type { Logger } from "./log.server";
-import { createOutboundFetch } from "./outbound.server";
+import { createOutboundFetch, PLATFORM_USER_AGENT } from "./outbound.server";
 import { createRateLimits, type RateLimits } from "./rate-limit.server";
 
 export interface Platform {
@@ -50,7 +50,7 @@ export async function createPlatform(config: Config, log: Logger): Promise<Platf
   const keys = await loadKeys(config);
   prepareWikiBase(config);
   const db = await openDatabase(config, log);
-  const outbound = createOutboundFetch({ allowHttpLoopback: config.allowHttpLoopback });
+  const outbound = createOutboundFetch({ allowHttpLoopback: config.allowHttpLoopback, userAgent: PLATFORM_USER_AGENT, log });
   const oauth = await createOAuthClient(config, keys, db, outbound);
   const platform: Platform = {
     config,
