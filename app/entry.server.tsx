@@ -7,6 +7,7 @@ import { renderToPipeableStream } from "react-dom/server";
 import type { AppLoadContext, EntryContext } from "react-router";
 import { ServerRouter } from "react-router";
 import { NonceProvider } from "./components/nonce";
+import { authErrorAsJson } from "./server/auth-errors.server";
 
 export const streamTimeout = 5_000;
 
@@ -17,6 +18,9 @@ export default function handleRequest(
   routerContext: EntryContext,
   loadContext: AppLoadContext,
 ) {
+  // An /auth/* error page asked for by a JSON client is answered in JSON (auth.md §1).
+  const asJson = authErrorAsJson(request, responseStatusCode, responseHeaders, routerContext);
+  if (asJson) return asJson;
   const nonce = loadContext?.nonce;
   return new Promise<Response>((resolve, reject) => {
     let shellRendered = false;
