@@ -21,6 +21,12 @@ export default function handleRequest(
   // An /auth/* error page asked for by a JSON client is answered in JSON (auth.md §1).
   const asJson = authErrorAsJson(request, responseStatusCode, responseHeaders, routerContext);
   if (asJson) return asJson;
+  // A page route whose answer is a redirect React Router cannot make (its redirect() parses the
+  // target with new URL(), which refuses `{slug}.{IP}` hosts) passes Location through its
+  // headers export; the document response is then that 302 (routes/auth/consent.tsx).
+  if (responseStatusCode === 200 && responseHeaders.has("Location")) {
+    return new Response(null, { status: 302, headers: responseHeaders });
+  }
   const nonce = loadContext?.nonce;
   return new Promise<Response>((resolve, reject) => {
     let shellRendered = false;

@@ -14,6 +14,7 @@ export default [
   ...prefix("auth", [
     route("client-metadata.json", "routes/auth/client-metadata.ts"),
     route("token", "routes/auth/token.ts"),
+    route("oauth/consent", "routes/auth/consent.tsx"),
   ]),
 
   // JSON API.
