@@ -1,3 +1,4 @@
+import type { ReactNode } from "react";
 import { isRouteErrorResponse, useRouteError } from "react-router";
 import { SiteHeader } from "./site";
 
@@ -20,28 +21,36 @@ export function startOverHref(returnTo?: string): string {
   return returnTo ? "/auth/login?return_to=" + encodeURIComponent(returnTo) : "/auth/login";
 }
 
-/** The /auth/* error page (auth.md §1): "Error {status}", the message in <code>, "Start Over". */
-export function AuthErrorPage({ status, message, returnTo }: { status: number; message?: string; returnTo?: string }) {
-  const title = `Error ${status}`;
+/** A page of the /auth/* surface: document title, site header, one narrow card with a heading. */
+export function AuthPage({ title, className, children }: { title: string; className?: string; children: ReactNode }) {
   return (
     <>
       <title>{`${title} – robot.wtf`}</title>
       <SiteHeader />
       <main className="container narrow">
-        <div className="card error-card">
+        <div className={className ? `card ${className}` : "card"}>
           <h1>{title}</h1>
-          <p className="status">{status}</p>
-          <p>
-            <code>{message || "Something went wrong."}</code>
-          </p>
-          <p>
-            <a className="button" href={startOverHref(returnTo)}>
-              Start Over
-            </a>
-          </p>
+          {children}
         </div>
       </main>
     </>
+  );
+}
+
+/** The /auth/* error page (auth.md §1): "Error {status}", the message in <code>, "Start Over". */
+export function AuthErrorPage({ status, message, returnTo }: { status: number; message?: string; returnTo?: string }) {
+  return (
+    <AuthPage title={`Error ${status}`} className="error-card">
+      <p className="status">{status}</p>
+      <p>
+        <code>{message || "Something went wrong."}</code>
+      </p>
+      <p>
+        <a className="button" href={startOverHref(returnTo)}>
+          Start Over
+        </a>
+      </p>
+    </AuthPage>
   );
 }
 

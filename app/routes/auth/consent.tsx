@@ -1,7 +1,6 @@
 import { useEffect } from "react";
 import { data, Form, redirect, useNavigation, useRouteError, type ShouldRevalidateFunction } from "react-router";
-import { AuthErrorPage, readAuthError } from "~/components/auth-error";
-import { SiteHeader } from "~/components/site";
+import { AuthErrorPage, AuthPage, readAuthError } from "~/components/auth-error";
 import { authError } from "~/server/auth-errors.server";
 import {
   decideConsent,
@@ -103,55 +102,48 @@ function ConsentPage({ view }: { view: ConsentView }) {
   const busy = navigation.state !== "idle";
   const pending = navigation.formData?.get("action");
   return (
-    <>
-      <title>Authorize Access – robot.wtf</title>
-      <SiteHeader />
-      <main className="container narrow">
-        <div className="card consent-card">
-          <h1>Authorize Access</h1>
-          <p className="consent-request">
-            <ClientLabel clientId={view.clientId} clientName={view.clientName} /> is requesting access to{" "}
-            <strong>{view.wikiHost}</strong>
-          </p>
-          <p className="wiki-name">{view.wikiName}</p>
+    <AuthPage title="Authorize Access" className="consent-card">
+      <p className="consent-request">
+        <ClientLabel clientId={view.clientId} clientName={view.clientName} /> is requesting access to{" "}
+        <strong>{view.wikiHost}</strong>
+      </p>
+      <p className="wiki-name">{view.wikiName}</p>
 
-          <div className="redirect-target">
-            After you approve, you will be sent to <strong>{view.redirectTarget}</strong>
-          </div>
+      <div className="redirect-target">
+        After you approve, you will be sent to <strong>{view.redirectTarget}</strong>
+      </div>
 
-          {view.scopes.length > 0 && (
-            <div className="scopes">
-              <p>Requested permissions:</p>
-              <ul>
-                {view.scopes.map((scope) => (
-                  <li key={scope}>
-                    <code>{scope}</code>
-                  </li>
-                ))}
-              </ul>
-            </div>
-          )}
-          <p>If you approve, the app can read and edit the pages of this wiki as an editor.</p>
-          <p className="alert alert-warning">Only approve if you started this connection yourself.</p>
-
-          <Form method="post" action="/auth/oauth/consent" className="consent-form">
-            <input type="hidden" name="consent_token" value={view.consentToken} />
-            <div className="button-row">
-              <button type="submit" name="action" value="approve" disabled={busy}>
-                {pending === "approve" ? "Approving…" : "Approve"}
-              </button>
-              <button type="submit" name="action" value="deny" className="secondary" disabled={busy}>
-                {pending === "deny" ? "Denying…" : "Deny"}
-              </button>
-            </div>
-          </Form>
-
-          <p className="signed-in">
-            Signed in as <strong>@{view.handle}</strong>. <a href="/auth/logout">Not you? Sign out</a>
-          </p>
+      {view.scopes.length > 0 && (
+        <div className="scopes">
+          <p>Requested permissions:</p>
+          <ul>
+            {view.scopes.map((scope) => (
+              <li key={scope}>
+                <code>{scope}</code>
+              </li>
+            ))}
+          </ul>
         </div>
-      </main>
-    </>
+      )}
+      <p>If you approve, the app can read and edit the pages of this wiki as an editor.</p>
+      <p className="alert alert-warning">Only approve if you started this connection yourself.</p>
+
+      <Form method="post" action="/auth/oauth/consent" className="consent-form">
+        <input type="hidden" name="consent_token" value={view.consentToken} />
+        <div className="button-row">
+          <button type="submit" name="action" value="approve" disabled={busy}>
+            {pending === "approve" ? "Approving…" : "Approve"}
+          </button>
+          <button type="submit" name="action" value="deny" className="secondary" disabled={busy}>
+            {pending === "deny" ? "Denying…" : "Deny"}
+          </button>
+        </div>
+      </Form>
+
+      <p className="signed-in">
+        Signed in as <strong>@{view.handle}</strong>. <a href="/auth/logout">Not you? Sign out</a>
+      </p>
+    </AuthPage>
   );
 }
 
@@ -159,61 +151,40 @@ function ConsentPage({ view }: { view: ConsentView }) {
 function Continue({ href, target, decision }: { href: string; target: string; decision: string }) {
   useEffect(() => window.location.assign(href), [href]);
   return (
-    <>
-      <title>Continuing – robot.wtf</title>
-      <SiteHeader />
-      <main className="container narrow">
-        <div className="card">
-          <h1>{decision === "approve" ? "Approved" : "Access denied"}</h1>
-          <p>
-            Continuing to <strong>{target}</strong>… <a href={href}>Continue</a>
-          </p>
-        </div>
-      </main>
-    </>
+    <AuthPage title={decision === "approve" ? "Approved" : "Access denied"}>
+      <p>
+        Continuing to <strong>{target}</strong>… <a href={href}>Continue</a>
+      </p>
+    </AuthPage>
   );
 }
 
 function AccessDenied({ denied }: { denied: DeniedView }) {
   return (
-    <>
-      <title>Access denied – robot.wtf</title>
-      <SiteHeader />
-      <main className="container narrow">
-        <div className="card">
-          <h1>Access denied</h1>
-          <p>
-            You denied <ClientLabel clientId={denied.clientId} clientName={denied.clientName} /> access to{" "}
-            <strong>{denied.wikiHost}</strong>. You can close this window.
-          </p>
-          <p className="muted">
-            Error code: <code>access_denied</code>
-          </p>
-        </div>
-      </main>
-    </>
+    <AuthPage title="Access denied">
+      <p>
+        You denied <ClientLabel clientId={denied.clientId} clientName={denied.clientName} /> access to{" "}
+        <strong>{denied.wikiHost}</strong>. You can close this window.
+      </p>
+      <p className="muted">
+        Error code: <code>access_denied</code>
+      </p>
+    </AuthPage>
   );
 }
 
 function NotAllowed({ view }: { view: NotAllowedView }) {
   return (
-    <>
-      <title>{"You can't connect apps to this wiki – robot.wtf"}</title>
-      <SiteHeader />
-      <main className="container narrow">
-        <div className="card">
-          <h1>You can't connect apps to this wiki</h1>
-          <p>
-            Only the owner of <strong>{view.wikiHost}</strong> or a user the owner has approved on that wiki can let
-            apps access it. You are signed in as <strong>@{view.handle}</strong>.
-          </p>
-          <p>
-            Ask the wiki's owner to approve you in the wiki's user settings, or{" "}
-            <a href="/auth/logout">sign in with another account</a>.
-          </p>
-        </div>
-      </main>
-    </>
+    <AuthPage title="You can't connect apps to this wiki">
+      <p>
+        Only the owner of <strong>{view.wikiHost}</strong> or a user the owner has approved on that wiki can let apps
+        access it. You are signed in as <strong>@{view.handle}</strong>.
+      </p>
+      <p>
+        Ask the wiki's owner to approve you in the wiki's user settings, or{" "}
+        <a href="/auth/logout">sign in with another account</a>.
+      </p>
+    </AuthPage>
   );
 }
 
