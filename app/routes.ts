@@ -17,6 +17,7 @@ export default [
     route("logout", "routes/auth/logout.tsx"),
     route("client-metadata.json", "routes/auth/client-metadata.ts"),
     route("token", "routes/auth/token.ts"),
+    route("oauth/consent", "routes/auth/consent.tsx"),
   ]),
 
   // JSON API.
