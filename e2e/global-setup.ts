@@ -6,6 +6,7 @@ import os from "node:os";
 import path from "node:path";
 import { freePort } from "../app/tests/support/process";
 import { startTopology } from "./support/topology";
+import { startMcpHost } from "./support/mcp-host";
 import { startWikiHost } from "./support/wiki-host";
 
 export default async function globalSetup() {
@@ -17,7 +18,8 @@ export default async function globalSetup() {
     jwksUrl: () => `${topologyRef!.https.platformUrl}/.well-known/jwks.json`,
     robotDbPath: () => path.join(topologyRef!.https.dataDir, "robot.db"),
   });
-  const mcpHostPort = await freePort();
+  const mcpHost = await startMcpHost({ port: await freePort(), signingKeyPath: () => path.join(topologyRef!.https.dataDir, "signing_key.pem") });
+  const mcpHostPort = mcpHost.port;
   const topology = await startTopology(runDir, { wikiHostPort: wikiHost.port, mcpHostPort });
   topologyRef = topology;
   const file = path.join(runDir, "topology.json");
@@ -28,6 +30,7 @@ export default async function globalSetup() {
   return async () => {
     for (const p of [...topology.procs].reverse()) await p.stop();
     await wikiHost.close();
+    await mcpHost.close();
     if (process.env.E2E_KEEP) console.log(`[e2e] kept ${runDir}`);
     else fs.rmSync(runDir, { recursive: true, force: true });
   };

@@ -34,7 +34,11 @@ export async function loginInBrowser(page: Page, baseUrl: string, account: { han
   await page.waitForURL((u) => u.host === back && !u.pathname.startsWith("/auth/callback"), { timeout: 20_000 });
 }
 
-/** Log in without a browser (PDS JSON endpoints) and return the platform_token value. */
+/**
+ * Log in without a browser (PDS JSON endpoints) and return the platform_token value. For the
+ * https topology pass the platform's own http address: Node cannot resolve the .internal names,
+ * and the platform answers for its configured origin whichever address the request came to.
+ */
 export async function loginBrowserless(baseUrl: string, account: { handle: string; password: string }): Promise<string> {
   const start = await fetch(`${baseUrl}/auth/login`, {
     method: "POST",
@@ -44,7 +48,8 @@ export async function loginBrowserless(baseUrl: string, account: { handle: strin
   expect(start.status).toBe(302);
   const binding = start.headers.getSetCookie().find((c) => /login_state=/.test(c))!.split(";")[0];
   const back = await completePdsLogin(start.headers.get("location")!, { identifier: account.handle, password: account.password });
-  const cb = await fetch(back, { headers: { Cookie: binding }, redirect: "manual" });
+  const callback = new URL(back);
+  const cb = await fetch(baseUrl + callback.pathname + callback.search, { headers: { Cookie: binding }, redirect: "manual" });
   expect(cb.status).toBe(302);
   const token = cb.headers.getSetCookie().find((c) => c.startsWith("platform_token="))!;
   return token.split(";")[0].slice("platform_token=".length);
