@@ -13,7 +13,7 @@ export default [
   route(".well-known/oauth-authorization-server", "routes/well-known/oauth-authorization-server.ts"),
   ...prefix("auth", [
     route("login", "routes/auth/login.tsx"),
-    route("callback", "routes/auth/callback.ts"),
+    route("callback", "routes/auth/callback.tsx"),
     route("logout", "routes/auth/logout.tsx"),
     route("client-metadata.json", "routes/auth/client-metadata.ts"),
     route("token", "routes/auth/token.ts"),

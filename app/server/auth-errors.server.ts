@@ -13,11 +13,11 @@ import { jsonError, prefersJson } from "./responses.server";
 export type { AuthErrorBody };
 
 /** The value to throw: `throw authError(status, message, { returnTo })`. */
-export function authError(status: number, message: string, opts: Omit<AuthErrorBody, "authError"> = {}) {
+export function authError(status: number, message: string, opts: Omit<AuthErrorBody, "authError"> & { headers?: Headers } = {}) {
   const body: AuthErrorBody = { authError: message };
   if (opts.returnTo) body.returnTo = opts.returnTo;
   if (opts.view) body.view = opts.view;
-  return data(body, { status });
+  return data(body, { status, headers: opts.headers });
 }
 
 /**

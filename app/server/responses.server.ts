@@ -65,18 +65,3 @@ export function errorResponse(request: Request, status: number, message: string,
   return htmlErrorPage(status, message, headers, html);
 }
 
-/** The /auth/* error page (auth.md §1): "Error {status}", the message, "Start Over" keeping return_to; JSON when preferred. */
-export function authErrorResponse(
-  request: Request,
-  status: number,
-  message: string,
-  opts: { returnTo?: string; headers?: Headers } = {},
-): Response {
-  const res = prefersJson(request)
-    ? jsonError(message, status)
-    : htmlErrorPage(status, message, {}, {
-        link: { href: "/auth/login" + (opts.returnTo ? `?return_to=${encodeURIComponent(opts.returnTo)}` : ""), label: "Start Over" },
-      });
-  opts.headers?.forEach((value, key) => res.headers.append(key, value));
-  return res;
-}

@@ -289,6 +289,7 @@ describe("GET /auth/callback (CB1–CB17)", () => {
       expect(res.status).toBe(400);
       expect(await res.text()).toContain("Login session mismatch");
       expect(setCookies(res).some((c) => c.startsWith("platform_token="))).toBe(false);
+      expect(setCookies(res).find((c) => c.startsWith("login_state="))).toContain("Max-Age=0");
       expect(mock.calls.filter((c) => c.path === "/oauth/token").length).toBe(before);
     }
   });

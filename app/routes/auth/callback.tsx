@@ -1,11 +1,13 @@
 import { redirect } from "react-router";
+import { AuthErrorBoundary } from "~/components/auth-error";
+import { authError } from "~/server/auth-errors.server";
 import { hostCookieName, readCookie } from "~/server/cookies.server";
 import { flashCookie } from "~/server/flash.server";
 import { finishLogin, LOGIN_STATE_COOKIE } from "~/server/login.server";
-import { authErrorResponse, methodNotAllowed } from "~/server/responses.server";
 import type { Route } from "./+types/callback";
 
-// The ATProto authorization server sends the browser back here (auth.md §5).
+// The ATProto authorization server sends the browser back here (auth.md §5). Failures are the
+// /auth error page (or JSON), with the login binding cookie cleared either way.
 export async function loader({ request, context }: Route.LoaderArgs) {
   const { platform } = context;
   const params = new URL(request.url).searchParams;
@@ -21,7 +23,15 @@ export async function loader({ request, context }: Route.LoaderArgs) {
     headers.append("Set-Cookie", flashCookie(platform, { category: "danger", message: result.flash }));
     return redirect(result.location, { headers });
   }
-  return authErrorResponse(request, result.status, result.message, { returnTo: result.returnTo, headers });
+  throw authError(result.status, result.message, { returnTo: result.returnTo, headers });
 }
 
-export const action = () => methodNotAllowed(["GET"], false);
+export function action() {
+  throw authError(405, "Method not allowed");
+}
+
+export default function Callback() {
+  return null;
+}
+
+export const ErrorBoundary = AuthErrorBoundary;
