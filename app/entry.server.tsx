@@ -7,6 +7,7 @@ import { renderToPipeableStream } from "react-dom/server";
 import type { AppLoadContext, EntryContext } from "react-router";
 import { ServerRouter } from "react-router";
 import { NonceProvider } from "./components/nonce";
+import { authErrorAsJson } from "./server/auth-errors.server";
 
 export const streamTimeout = 5_000;
 
@@ -17,6 +18,15 @@ export default function handleRequest(
   routerContext: EntryContext,
   loadContext: AppLoadContext,
 ) {
+  // An /auth/* error page asked for by a JSON client is answered in JSON (auth.md §1).
+  const asJson = authErrorAsJson(request, responseStatusCode, responseHeaders, routerContext);
+  if (asJson) return asJson;
+  // A page route whose answer is a redirect React Router cannot make (its redirect() parses the
+  // target with new URL(), which refuses `{slug}.{IP}` hosts) passes Location through its
+  // headers export; the document response is then that 302 (routes/auth/consent.tsx).
+  if (responseStatusCode === 200 && responseHeaders.has("Location")) {
+    return new Response(null, { status: 302, headers: responseHeaders });
+  }
   const nonce = loadContext?.nonce;
   return new Promise<Response>((resolve, reject) => {
     let shellRendered = false;

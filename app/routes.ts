@@ -12,8 +12,12 @@ export default [
   route(".well-known/jwks.json", "routes/well-known/jwks.ts"),
   route(".well-known/oauth-authorization-server", "routes/well-known/oauth-authorization-server.ts"),
   ...prefix("auth", [
+    route("login", "routes/auth/login.tsx"),
+    route("callback", "routes/auth/callback.tsx"),
+    route("logout", "routes/auth/logout.tsx"),
     route("client-metadata.json", "routes/auth/client-metadata.ts"),
     route("token", "routes/auth/token.ts"),
+    route("oauth/consent", "routes/auth/consent.tsx"),
   ]),
 
   // JSON API.

@@ -1,6 +1,8 @@
 import { expect, test } from "@playwright/test";
 
-const base = () => process.env.E2E_BASE_URL!;
+import { topology } from "./support/fixtures";
+
+const base = () => topology().dev.url;
 
 test("the landing page renders with no console errors", async ({ page }) => {
   const problems: string[] = [];

@@ -12,6 +12,8 @@ export const chromiumLaunch = {
     "--disable-sync",
     "--no-first-run",
     "--disable-quic",
+    // The production-shaped topology's names (wtf.e2e.internal, {slug}.wtf.e2e.internal) → loopback.
+    "--host-resolver-rules=MAP *.e2e.internal 127.0.0.1, MAP e2e.internal 127.0.0.1",
   ],
 };
 
@@ -29,6 +31,8 @@ export default defineConfig({
   use: {
     browserName: "chromium",
     launchOptions: chromiumLaunch,
+    // Caddy's local CA is not in Chromium's trust store (it never touches system stores).
+    ignoreHTTPSErrors: true,
     trace: "off",
   },
 });

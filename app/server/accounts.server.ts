@@ -1,6 +1,7 @@
 // Account deletion (management.md §3.4, §6; D14). The route clears the cookie and flashes;
 // everything else happens here.
 import { errorDetails } from "./log.server";
+import { revokeAtprotoSession } from "./login.server";
 import type { Platform } from "./platform.server";
 import type { Prisma } from "~/generated/prisma/client";
 import { deleteWikis, writeTx, type Actor, type OpContext } from "./wikis.server";
@@ -11,11 +12,6 @@ export const ACCOUNT_MESSAGES = {
 } as const;
 
 export type AccountFailure = { ok: false; status: 400 | 500; code: "confirmation_mismatch" | "server_error"; error: string };
-
-/** The optional hook of the login module (`platform.services.get("atproto")`). */
-interface AtprotoService {
-  revokeSession(did: string): Promise<void>;
-}
 
 /** The typed confirmation as compared with `users.handle`: trimmed, one leading `@` dropped, lowercased. */
 export function normalizeHandleConfirmation(input: unknown): string {
@@ -41,22 +37,15 @@ export async function deleteAccount(
   }
   const { db, log } = platform;
 
-  const atproto = platform.services.get("atproto") as AtprotoService | undefined;
-  if (atproto) {
-    try {
-      await atproto.revokeSession(user.did);
-    } catch (err) {
-      log.warn({ reqId: ctx.reqId, did: user.did, err: errorDetails(err) }, "account deletion: ATProto session revocation failed; deleting it anyway");
-    }
-  }
-
-  // Step 1 (§6): the stored session and the consent nonces go whatever the revocation did,
-  // and again inside the transaction below, so a success never leaves them behind.
+  // Step 1 (§6): revoke at the authorization server, best effort, and delete the stored
+  // session either way (the login module's one rule, as at logout); then the consent nonces.
+  // Both go again inside the transaction below, so a success never leaves them behind.
   const forgetSession = async (tx: Prisma.TransactionClient) => {
     await tx.atprotoOauthSession.deleteMany({ where: { key: user.did } });
     await tx.consentNonce.deleteMany({ where: { user_did: user.did } });
   };
   try {
+    await revokeAtprotoSession(platform, user.did, ctx.reqId ?? "");
     await writeTx(platform, forgetSession);
   } catch (err) {
     log.error({ reqId: ctx.reqId, did: user.did, err: errorDetails(err) }, "account deletion: deleting the stored session failed");

@@ -16,9 +16,17 @@ export function originCheckApplies(request: Request, path: string): boolean {
   return false;
 }
 
-/** Passes when Origin equals the platform origin, or, without Origin, Sec-Fetch-Site is same-origin. */
+/**
+ * Passes when Origin equals the platform origin, or, without Origin, Sec-Fetch-Site is
+ * same-origin. `Origin: null` passes only together with `Sec-Fetch-Site: same-origin`: browsers
+ * send a null Origin for forms on pages with `Referrer-Policy: no-referrer` (every /auth page,
+ * the consent form included), and both headers are set by the browser, never by page script
+ * (docs/decisions/004-origin-null-from-no-referrer-pages.md).
+ */
 export function originAllowed(request: Request, platformOrigin: string): boolean {
   const origin = request.headers.get("origin");
+  const sameOriginFetch = request.headers.get("sec-fetch-site") === "same-origin";
+  if (origin === "null") return sameOriginFetch;
   if (origin !== null) return origin === platformOrigin;
-  return request.headers.get("sec-fetch-site") === "same-origin";
+  return sameOriginFetch;
 }

@@ -4,6 +4,8 @@
 // is logged and the others still run.
 import { errorDetails } from "./log.server";
 import type { Platform } from "./platform.server";
+import { purgeExpiredStates } from "./atproto.server";
+import { purgeExpiredNonces } from "./consent.server";
 import { parseIso } from "./time.server";
 import { sweepPrivateDirs } from "./wiki-disk.server";
 import { finishDelete, undoCreate, wikiDirOf } from "./wikis.server";
@@ -11,7 +13,6 @@ import { finishDelete, undoCreate, wikiDirOf } from "./wikis.server";
 export const HOUSEKEEPING_INTERVAL_MS = 10 * 60 * 1000;
 /** `.tmp`/`.trash` entries older than this are removed; journal entries this old are stale. */
 export const PRIVATE_DIR_MAX_AGE_MS = 60 * 60 * 1000;
-export const OAUTH_STATE_MAX_AGE_MS = 15 * 60 * 1000;
 
 export interface HousekeepingReport {
   journal: { undone: string[]; finished: string[]; failed: string[] };
@@ -26,6 +27,7 @@ export interface HousekeepingOptions {
    * hour, because younger ones may belong to a request that is still running.
    */
   startup?: boolean;
+  /** The clock of the sweep, the journal age and the nonce expiry (tests move it forward). */
   now?: number;
 }
 
@@ -51,18 +53,10 @@ export async function runHousekeeping(platform: Platform, opts: HousekeepingOpti
     report.swept = (await sweepPrivateDirs(platform.config.wikiBase, PRIVATE_DIR_MAX_AGE_MS, log, now)).removed;
   });
   await step("oauth_state", async () => {
-    const rows = await platform.db.atprotoOauthState.findMany({ select: { key: true, created_at: true } });
-    const cutoff = now - OAUTH_STATE_MAX_AGE_MS;
-    // Timestamps are text in several ISO forms; compare parsed times. Unparseable rows are junk.
-    const stale = rows.filter((r) => (parseIso(r.created_at)?.getTime() ?? -Infinity) < cutoff).map((r) => r.key);
-    if (stale.length) {
-      report.oauthStatesPurged = (await platform.db.atprotoOauthState.deleteMany({ where: { key: { in: stale } } })).count;
-    }
+    report.oauthStatesPurged = await purgeExpiredStates(platform.db);
   });
   await step("consent_nonces", async () => {
-    // expires_at is Unix seconds (auth.md §8.1: now + 600 s).
-    const nowSeconds = Math.floor(now / 1000);
-    report.consentNoncesPurged = (await platform.db.consentNonce.deleteMany({ where: { expires_at: { lt: nowSeconds } } })).count;
+    report.consentNoncesPurged = await purgeExpiredNonces(platform.db, Math.floor(now / 1000));
   });
 
   const changed =

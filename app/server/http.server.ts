@@ -78,9 +78,26 @@ function withSecurityHeaders(response: Response, platform: Platform, p: string, 
   return res;
 }
 
+/**
+ * The request as React Router should see it: the URL on the platform origin (behind Caddy the
+ * socket is plain http on another port, but the platform serves exactly one origin), and a
+ * browser's same-origin `Origin: null` (from no-referrer pages) stated as the origin it is.
+ */
+function canonicalRequest(request: Request, origin: string, body?: Uint8Array): Request {
+  const url = new URL(request.url);
+  const headers = new Headers(request.headers);
+  if (headers.get("origin") === "null" && headers.get("sec-fetch-site") === "same-origin") headers.set("origin", origin);
+  return new Request(origin + url.pathname + url.search, {
+    method: request.method,
+    headers,
+    body: (body ?? null) as BodyInit | null,
+    signal: request.signal,
+  });
+}
+
 /** Buffer a request body up to the limit; undefined when it is larger. */
-async function bufferBody(request: Request): Promise<Request | undefined> {
-  if (request.body === null) return request;
+async function readBody(request: Request): Promise<Uint8Array | undefined> {
+  if (request.body === null) return new Uint8Array();
   const declared = Number(request.headers.get("content-length") ?? "0");
   if (declared > MAX_BODY_BYTES) return undefined;
   const reader = request.body.getReader();
@@ -96,12 +113,7 @@ async function bufferBody(request: Request): Promise<Request | undefined> {
     }
     chunks.push(value);
   }
-  return new Request(request.url, {
-    method: request.method,
-    headers: request.headers,
-    body: Buffer.concat(chunks),
-    signal: request.signal,
-  });
+  return Buffer.concat(chunks);
 }
 
 export function createHandler(platform: Platform, build: ServerBuild, opts: { clientDir?: string } = {}): Handler {
@@ -116,11 +128,12 @@ export function createHandler(platform: Platform, build: ServerBuild, opts: { cl
       if (file) return file;
       if (!p.startsWith("/favicon")) return errorResponse(request, 404, "Not found");
     }
-    let req: Request | undefined = request;
+    let body: Uint8Array | undefined;
     if (!["GET", "HEAD", "OPTIONS"].includes(method)) {
-      req = await bufferBody(request);
-      if (!req) return errorResponse(request, 413, "Request body too large");
+      body = await readBody(request);
+      if (!body) return errorResponse(request, 413, "Request body too large");
     }
+    const req = canonicalRequest(request, config.origin, body);
     if (originCheckApplies(req, p) && !originAllowed(req, config.origin)) {
       log.warn(
         { reqId, path: p, origin: req.headers.get("origin"), secFetchSite: req.headers.get("sec-fetch-site") },

@@ -1,12 +1,15 @@
 // The platform: everything a request needs, created once per process and handed to loaders and
 // actions through React Router's load context. Tests create as many as they like.
 import fs from "node:fs";
+import type { NodeOAuthClient } from "@atproto/oauth-client-node";
+import { createOAuthClient } from "./atproto.server";
 import type { Config } from "./config.server";
 import { cookieScope, type CookieScope } from "./cookies.server";
 import { openDatabase, type Db } from "./db.server";
 import { loadKeys, type Keys } from "./keys.server";
 import type { Logger } from "./log.server";
 import { runHousekeeping, startHousekeeping } from "./housekeeping.server";
+import { createOutboundFetch, PLATFORM_USER_AGENT } from "./outbound.server";
 import { createRateLimits, type RateLimits } from "./rate-limit.server";
 
 export interface Platform {
@@ -16,6 +19,10 @@ export interface Platform {
   log: Logger;
   cookies: CookieScope;
   rateLimits: RateLimits;
+  /** Every outbound request goes through this fetch (security.md §6). */
+  fetch: typeof fetch;
+  /** The ATProto OAuth client (login, logout, revocation). */
+  oauth: NodeOAuthClient;
   /** Extension point for later services (OAuth client, housekeeping timers, …). */
   services: Map<string, unknown>;
   close(): Promise<void>;
@@ -44,6 +51,8 @@ export async function createPlatform(config: Config, log: Logger): Promise<Platf
   const keys = await loadKeys(config);
   prepareWikiBase(config);
   const db = await openDatabase(config, log);
+  const outbound = createOutboundFetch({ allowHttpLoopback: config.allowHttpLoopback, userAgent: PLATFORM_USER_AGENT, log });
+  const oauth = await createOAuthClient(config, keys, db, outbound);
   const platform: Platform = {
     config,
     keys,
@@ -51,6 +60,8 @@ export async function createPlatform(config: Config, log: Logger): Promise<Platf
     log,
     cookies: cookieScope(config),
     rateLimits: createRateLimits(config),
+    fetch: outbound,
+    oauth,
     services: new Map(),
     async close() {
       await stopHousekeeping();

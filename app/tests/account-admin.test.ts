@@ -6,8 +6,22 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { serviceStatuses, journalTail } from "~/server/admin.server";
 import { normalizeHandleConfirmation } from "~/server/accounts.server";
 import { isoNow } from "~/server/time.server";
+import { startMockNetwork } from "./support/mock-atproto";
 import { cookieHeader, startTestPlatform, type TestPlatform } from "./support/platform";
-import { api, createWikiApi, elements, exists, findElement, followFlash, getPage, pageText, postForm, wikiDir, type TestUser } from "./support/mgmt";
+import {
+  api,
+  createWikiApi,
+  elements,
+  exists,
+  findElement,
+  followFlash,
+  getPage,
+  loginThroughMock,
+  pageText,
+  postForm,
+  wikiDir,
+  type TestUser,
+} from "./support/mgmt";
 
 const ADMIN_DID = "did:plc:statsadmin0001";
 
@@ -26,15 +40,14 @@ async function seedSession(t: TestPlatform, did: string) {
   await t.platform.db.consentNonce.create({ data: { nonce: `n-${did}`, user_did: did, expires_at: Math.floor(Date.now() / 1000) + 600 } });
 }
 
-/** A stand-in for the login module's hook (platform.services "atproto"). */
-function fakeAtproto(t: TestPlatform, fail = false) {
+/** Records (and optionally fails) the revocations the platform asks its OAuth client for. */
+function spyOnRevoke(t: TestPlatform, fail = false) {
   const calls: string[] = [];
-  t.platform.services.set("atproto", {
-    async revokeSession(did: string) {
-      calls.push(did);
-      if (fail) throw new Error("authorization server unreachable");
-    },
-  });
+  const client = t.platform.oauth as unknown as { revoke(did: string): Promise<void> };
+  client.revoke = async (did: string) => {
+    calls.push(did);
+    if (fail) throw new Error("authorization server unreachable");
+  };
   return calls;
 }
 
@@ -72,7 +85,7 @@ describe("account deletion (AD2–AD7, D14)", () => {
   it("AD2: a wrong confirmation → 400 in place; nothing changes", async () => {
     const u = await newUser();
     await createWikiApi(tp, u, `keep-${seq}`);
-    const calls = fakeAtproto(tp);
+    const calls = spyOnRevoke(tp);
     for (const confirm of ["wrong-handle", "", `${u.handle}x`, `@@${u.handle}`]) {
       const res = await postForm(tp, "/app/account", u, { intent: "delete", confirm_handle: confirm });
       expect(res.status).toBe(400);
@@ -94,56 +107,69 @@ describe("account deletion (AD2–AD7, D14)", () => {
     expect(normalizeHandleConfirmation(undefined)).toBe("");
   });
 
-  it("AD4/AD5: success revokes and deletes the session, removes wikis and the user, clears the cookie host-only, flashes on /", async () => {
-    const u = await tp.createUser("alice.bsky.social");
-    await createWikiApi(tp, u, "alice-acct");
-    await tp.platform.db.reindexQueue.create({ data: { wiki_slug: "alice-acct", page_path: "Home.md", action: "upsert", queued_at: isoNow() } });
-    await seedSession(tp, u.did);
-    const calls = fakeAtproto(tp);
+  it("AD4/AD5: success revokes the real session at the AS, removes wikis and the user, clears the cookie host-only, flashes on /", async () => {
+    const mock = await startMockNetwork();
+    mock.addAccount({ did: "did:plc:alicedeleteaaaaaaaaaaaaa", handle: "alice.bsky.social" });
+    const t = await startTestPlatform({ PLC_DIRECTORY_URL: mock.url, ATPROTO_HANDLE_RESOLVER: mock.url, BSKY_APPVIEW_URL: mock.url });
+    try {
+      const u = await loginThroughMock(t, mock, "alice.bsky.social");
+      const db = t.platform.db;
+      expect(await db.atprotoOauthSession.count({ where: { key: u.did } })).toBe(1);
+      await createWikiApi(t, u, "alice-acct");
+      await db.reindexQueue.create({ data: { wiki_slug: "alice-acct", page_path: "Home.md", action: "upsert", queued_at: isoNow() } });
+      await db.consentNonce.create({ data: { nonce: "n-alice", user_did: u.did, expires_at: Math.floor(Date.now() / 1000) + 600 } });
+      const revokedBefore = mock.revoked.length;
 
-    const res = await postForm(tp, "/app/account", u, { intent: "delete", confirm_handle: "@Alice.bsky.social" });
-    expect(res.status).toBe(302);
-    expect(res.headers.get("location")).toBe("/");
-    const cleared = res.headers.getSetCookie().find((c) => c.startsWith("platform_token="));
-    expect(cleared).toMatch(/^platform_token=; Path=\/; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; SameSite=Lax$/);
-    expect(calls).toEqual([u.did]);
-    const db = tp.platform.db;
-    expect(await db.user.findUnique({ where: { did: u.did } })).toBeNull();
-    expect(await db.wiki.count({ where: { owner_did: u.did } })).toBe(0);
-    expect(await db.reindexQueue.count({ where: { wiki_slug: "alice-acct" } })).toBe(0);
-    expect(await db.atprotoOauthSession.findUnique({ where: { key: u.did } })).toBeNull();
-    expect(await db.consentNonce.count({ where: { user_did: u.did } })).toBe(0);
-    expect(await db.wikiDiskJournal.count()).toBe(0);
-    expect(exists(wikiDir(tp, "alice-acct"))).toBe(false);
-    expect((await followFlash(tp, res)).text).toContain("Account deleted.");
+      const res = await postForm(t, "/app/account", u, { intent: "delete", confirm_handle: "@Alice.bsky.social" });
+      expect(res.status).toBe(302);
+      expect(res.headers.get("location")).toBe("/");
+      const cleared = res.headers.getSetCookie().find((c) => c.startsWith("platform_token="));
+      expect(cleared).toMatch(/^platform_token=; Path=\/; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; SameSite=Lax$/);
+      expect(mock.revoked.length).toBeGreaterThan(revokedBefore);
+      expect(await db.user.findUnique({ where: { did: u.did } })).toBeNull();
+      expect(await db.wiki.count({ where: { owner_did: u.did } })).toBe(0);
+      expect(await db.reindexQueue.count({ where: { wiki_slug: "alice-acct" } })).toBe(0);
+      expect(await db.atprotoOauthSession.findUnique({ where: { key: u.did } })).toBeNull();
+      expect(await db.consentNonce.count({ where: { user_did: u.did } })).toBe(0);
+      expect(await db.wikiDiskJournal.count()).toBe(0);
+      expect(exists(wikiDir(t, "alice-acct"))).toBe(false);
+      expect((await followFlash(t, res)).text).toContain("Account deleted.");
 
-    // AD5: the old JWT stops working at once.
-    const me = await tp.request("/api/me", { headers: cookieHeader(u.jwt) });
-    expect(me.status).toBe(401);
-    expect(await me.json()).toEqual({ error: "User not found" });
-    expect((await tp.request("/app/", { headers: cookieHeader(u.jwt) })).status).toBe(302);
+      // AD5: the old JWT stops working at once; the login page shows the form and clears it.
+      const me = await t.request("/api/me", { headers: cookieHeader(u.jwt) });
+      expect(me.status).toBe(401);
+      expect(await me.json()).toEqual({ error: "User not found" });
+      expect((await t.request("/app/", { headers: cookieHeader(u.jwt) })).status).toBe(302);
+      const loginPage = await t.request("/auth/login", { headers: cookieHeader(u.jwt) });
+      expect(loginPage.status).toBe(200);
+      expect(loginPage.headers.getSetCookie().some((c) => c.startsWith("platform_token=;"))).toBe(true);
 
-    // AD6: a new users row for the same DID starts from zero, and the slug is free.
-    const again = await tp.createUser("alice.bsky.social", u.did);
-    expect((await db.user.findUnique({ where: { did: u.did } }))?.wiki_count).toBe(0);
-    await createWikiApi(tp, again, "alice-acct");
+      // AD6: logging in again creates a fresh users row with wiki_count 0; the slug is free.
+      const again = await loginThroughMock(t, mock, "alice.bsky.social");
+      expect((await db.user.findUnique({ where: { did: u.did } }))?.wiki_count).toBe(0);
+      await createWikiApi(t, again, "alice-acct");
+    } finally {
+      await t.close();
+      await mock.close();
+    }
   });
 
   it("a failing revocation is logged and the account is still deleted, session row included", async () => {
     const u = await newUser();
     await seedSession(tp, u.did);
-    const calls = fakeAtproto(tp, true);
+    const calls = spyOnRevoke(tp, true);
     const res = await postForm(tp, "/app/account", u, { intent: "delete", confirm_handle: u.handle });
     expect(res.status).toBe(302);
     expect(calls).toEqual([u.did]);
     expect(await tp.platform.db.atprotoOauthSession.findUnique({ where: { key: u.did } })).toBeNull();
     expect(await tp.platform.db.user.findUnique({ where: { did: u.did } })).toBeNull();
-    expect(tp.logs.join("\n")).toContain("ATProto session revocation failed");
+    expect(tp.logs.join("\n")).toContain("revoking the ATProto session failed");
     expect(tp.logs.join("\n")).toContain("authorization server unreachable");
   });
 
-  it("without the login module's hook the stored session is still deleted", async () => {
-    tp.platform.services.delete("atproto");
+  it("a session the OAuth client cannot restore is still deleted", async () => {
+    const client = tp.platform.oauth as unknown as { revoke(did: string): Promise<void> };
+    delete (client as { revoke?: unknown }).revoke; // back to the library's own method
     const u = await newUser();
     await seedSession(tp, u.did);
     expect((await postForm(tp, "/app/account", u, { intent: "delete", confirm_handle: u.handle })).status).toBe(302);

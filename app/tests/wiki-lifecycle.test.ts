@@ -466,12 +466,13 @@ describe("housekeeping: sweep and purges (§5.5)", () => {
     const orphan = path.join(base, ".orphaned", "kept.20200101T000000000Z");
     for (const dir of [oldTmp, freshTmp, oldTrash, orphan]) fs.mkdirSync(dir, { recursive: true });
 
-    const iso = (msAgo: number) => isoNow(new Date(now - msAgo));
+    // OAuth flows age by the real clock (the login module's purge); nonces by housekeeping's.
+    const ago = (ms: number) => isoNow(new Date(Date.now() - ms));
     await tp.platform.db.atprotoOauthState.createMany({
       data: [
-        { key: "stale", value: "{}", created_at: iso(16 * 60_000) },
-        { key: "stale-z", value: "{}", created_at: new Date(now - 60 * 60_000).toISOString() },
-        { key: "fresh", value: "{}", created_at: iso(60_000) },
+        { key: "stale", value: "{}", created_at: ago(16 * 60_000) },
+        { key: "stale-old", value: "{}", created_at: ago(60 * 60_000) },
+        { key: "fresh", value: "{}", created_at: ago(60_000) },
       ],
     });
     const nowS = Math.floor(now / 1000);

@@ -3,6 +3,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
+import type { MockNetwork } from "./mock-atproto";
 import { cookieHeader, type TestPlatform } from "./platform";
 
 export type TestUser = { did: string; handle: string; jwt: string };
@@ -167,3 +168,23 @@ export async function wikiCount(tp: TestPlatform, did: string): Promise<number |
   return (await tp.platform.db.user.findUnique({ where: { did } }))?.wiki_count;
 }
 
+
+/**
+ * A real login through the fault mock (POST /auth/login → approve → callback), so the
+ * platform holds a genuine ATProto session; returns the user with the issued JWT.
+ */
+export async function loginThroughMock(t: TestPlatform, mock: MockNetwork, handle: string): Promise<TestUser> {
+  const start = await t.request("/auth/login", {
+    method: "POST",
+    headers: { "Content-Type": "application/x-www-form-urlencoded" },
+    body: formBody({ username: handle }),
+  });
+  const bindingName = t.platform.config.scheme === "https" ? "__Host-login_state" : "login_state";
+  const binding = setCookieValue(start, bindingName);
+  const callback = await mock.approve(start.headers.get("location")!);
+  const done = await t.request(callback, { headers: { Cookie: `${bindingName}=${binding}` } });
+  const jwt = setCookieValue(done, "platform_token");
+  if (!jwt) throw new Error(`login of ${handle} failed: ${done.status}`);
+  const did = [...mock.accounts.values()].find((a) => a.handle === handle)!.did;
+  return { did, handle, jwt };
+}
