@@ -21,6 +21,13 @@ export async function startMcpHost(opts: { port: number; signingKeyPath: () => s
       return outcome.ok ? send(200, { verified: true, host, payload: outcome.payload }) : send(outcome.status, outcome);
     }
     if (url.pathname === "/client-callback") return send(200, { client: true, query: Object.fromEntries(url.searchParams) });
+    // A page of another origin that auto-submits a form to the platform (CSRF scenario 26).
+    if (url.pathname === "/cross-site-form") {
+      const fields = [...url.searchParams].filter(([k]) => k !== "action");
+      const inputs = fields.map(([k, v]) => `<input type="hidden" name="${k}" value="${v.replace(/"/g, "&quot;")}">`).join("");
+      res.writeHead(200, { "Content-Type": "text/html" });
+      return res.end(`<!doctype html><form id="f" method="post" action="${url.searchParams.get("action")}">${inputs}</form><script>document.getElementById("f").submit()</script>`);
+    }
     send(404, { error: "not found" });
   });
   await new Promise<void>((r) => server.listen(opts.port, "127.0.0.1", r));
