@@ -148,19 +148,26 @@ export async function prismaCli(dbPath: string, args: string[]): Promise<string>
   }
 }
 
-/** Adopt a pre-Prisma production DB, then apply pending migrations (contracts.md §6.4 step 4). */
+/**
+ * Adopt a pre-Prisma production DB, then apply pending migrations (contracts.md §6.4 step 4).
+ * The Prisma CLI locks the database exclusively; on a WAL database any other open connection
+ * (ours included) makes it fail, so our client lets go before every CLI call and reconnects on
+ * its next query.
+ */
 export async function migrate(db: PrismaClient, dbPath: string, log: Logger): Promise<void> {
   await repairLegacySchema(db, log);
   const tables = await tableNames(db);
   if (tables.has("users") && !tables.has("_prisma_migrations")) {
     log.warn({ migration: BASELINE_MIGRATION }, "adopting an existing robot.db: marking the baseline as applied");
     await db.$executeRawUnsafe(PRISMA_MIGRATIONS_DDL);
+    await db.$disconnect();
     await prismaCli(dbPath, ["migrate", "resolve", "--applied", BASELINE_MIGRATION]);
   }
   const applied = tables.has("_prisma_migrations") || tables.has("users") ? await appliedMigrations(db) : new Set();
   const pending = migrationNames().filter((m) => !applied.has(m));
   if (pending.length) {
     log.info({ pending }, "applying database migrations");
+    await db.$disconnect();
     await prismaCli(dbPath, ["migrate", "deploy"]);
   }
 }

@@ -123,6 +123,7 @@ function productionDb(variant: { legacy?: boolean; badHashes?: boolean } = {}) {
   tmpDirs.push(dir);
   const file = path.join(dir, "robot.db");
   const db = new Database(file);
+  db.pragma("journal_mode = WAL"); // as production runs it (the migration CLI must cope with that)
   const usersDdl = variant.legacy
     ? PRODUCTION_DDL.users.replace("handle TEXT NOT NULL,", "handle TEXT NOT NULL, username TEXT UNIQUE NOT NULL,")
     : PRODUCTION_DDL.users;
