@@ -139,12 +139,22 @@ require_app_build() {
 # the current user.
 if [[ $EUID -eq 0 ]]; then SVC_USER=nobody; else SVC_USER=$(id -un); fi
 
+# svc_can_reach_tmp: opens $T to the service user and checks that it can get there; an
+# unreachable parent (a private TMPDIR made by `mktemp -d` is 0700) is a clear FATAL, not a
+# confusing failure deep inside install.
+svc_can_reach_tmp() {
+  chmod 0755 "$T"
+  if [[ $EUID -eq 0 && "$SVC_USER" != root ]] && ! runuser -u "$SVC_USER" -- test -x "$T"; then
+    fatal "user $SVC_USER cannot reach $T: a parent directory is not searchable by others. Use a TMPDIR with mode 0711 or wider (.ci/run makes its own so)."
+  fi
+}
+
 # provision_platform NAME DOMAIN PORT [extra install args...]: a private installation in
 # $T/NAME with `install --prebuilt APP_DIR`, started by helpers/service.sh (result in
 # $OUT/$RC). Sets INST (root dir), ENV_FILE, DATA, SERVICE (the stop/start hook), PREFIX.
 provision_platform() {
   local name=$1 domain=$2 port=$3; shift 3
-  chmod 0755 "$T"
+  svc_can_reach_tmp
   INST="$T/$name"
   mkdir -p "$INST"
   ENV_FILE="$INST/etc/robot.env"

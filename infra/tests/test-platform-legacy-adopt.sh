@@ -7,7 +7,7 @@ source "$(dirname "$0")/lib.sh"
 require_app_build
 require_cmd sqlite3; require_cmd git; require_cmd openssl
 
-chmod 0755 "$T"
+svc_can_reach_tmp
 INST="$T/inst"; PREFIX="$INST/opt"; ENV_FILE="$INST/etc/robot.env"; DATA="$INST/srv/data"
 SERVICE="$HELPERS/service.sh"
 export ROBOT_TEST_SERVICE_DIR="$INST/run"

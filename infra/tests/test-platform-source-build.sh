@@ -18,7 +18,7 @@ fi
 [[ -f "$SRC/package-lock.json" ]] || fatal "the committed tree has no package-lock.json (npm ci needs it)"
 
 PORT=$(free_port)
-chmod 0755 "$T"
+svc_can_reach_tmp
 INST="$T/inst"; PREFIX="$INST/opt"; ENV_FILE="$INST/etc/robot.env"; DATA="$INST/srv/data"
 SERVICE="$HELPERS/service.sh"
 export ROBOT_TEST_SERVICE_DIR="$INST/run"
