@@ -30,10 +30,27 @@ declare module "react-router" {
 
 export type Handler = (request: Request, socketAddress?: string) => Promise<Response>;
 
-/** The path rules are written for: `.data` suffixes of client navigations stripped. */
+/** The path React Router routes: `.data` suffixes of client navigations stripped. */
 export function routePath(pathname: string): string {
   if (pathname === "/_root.data") return "/";
   return pathname.endsWith(".data") ? pathname.slice(0, -".data".length) : pathname;
+}
+
+/**
+ * The path the Origin check, rate limits and headers are decided on. React Router decodes
+ * each segment, matches case-insensitively and ignores trailing slashes, so the rules must
+ * do the same: otherwise `/APP/create`, `/%61pp/create` or `/auth/oauth/consent/` would
+ * reach the route without them.
+ */
+export function rulePath(pathname: string): string {
+  let p = routePath(pathname);
+  try {
+    p = p.split("/").map((seg) => decodeURIComponent(seg).replace(/\//g, "%2F")).join("/");
+  } catch {
+    // a malformed escape: React Router then matches the raw path too
+  }
+  p = p.toLowerCase();
+  return p.length > 1 ? p.replace(/\/+$/, "") || "/" : p;
 }
 
 function requestId(request: Request): string {
@@ -121,12 +138,12 @@ export function createHandler(platform: Platform, build: ServerBuild, opts: { cl
   const clientDir = path.resolve(opts.clientDir ?? path.join(process.cwd(), "build/client"));
   const { config, log } = platform;
 
-  async function route(request: Request, p: string, ip: string, reqId: string, nonce: string, state: RequestState): Promise<Response> {
+  async function route(request: Request, raw: string, p: string, ip: string, reqId: string, nonce: string, state: RequestState): Promise<Response> {
     const method = request.method;
-    if ((method === "GET" || method === "HEAD") && isStaticPath(p)) {
-      const file = serveStatic(clientDir, config.robotStaticDir, p, method);
+    if ((method === "GET" || method === "HEAD") && isStaticPath(raw)) {
+      const file = serveStatic(clientDir, config.robotStaticDir, raw, method);
       if (file) return file;
-      if (!p.startsWith("/favicon")) return errorResponse(request, 404, "Not found");
+      if (!raw.startsWith("/favicon")) return errorResponse(request, 404, "Not found");
     }
     let body: Uint8Array | undefined;
     if (!["GET", "HEAD", "OPTIONS"].includes(method)) {
@@ -160,16 +177,17 @@ export function createHandler(platform: Platform, build: ServerBuild, opts: { cl
     const reqId = requestId(request);
     const nonce = crypto.randomBytes(16).toString("base64");
     const state: RequestState = {};
-    let p: string;
+    let raw: string;
     try {
-      p = routePath(new URL(request.url).pathname);
+      raw = routePath(new URL(request.url).pathname);
     } catch {
-      p = "/";
+      raw = "/";
     }
+    const p = rulePath(raw);
     const ip = clientIp(request, socketAddress, config.trustProxy);
     let response: Response;
     try {
-      response = await route(request, p, ip, reqId, nonce, state);
+      response = await route(request, raw, p, ip, reqId, nonce, state);
     } catch (err) {
       if (err instanceof Response) {
         response = err;
@@ -182,7 +200,7 @@ export function createHandler(platform: Platform, build: ServerBuild, opts: { cl
     const entry = {
       reqId,
       method: request.method,
-      path: p,
+      path: raw,
       status: out.status,
       durationMs: Math.round((performance.now() - started) * 10) / 10,
       ip,
