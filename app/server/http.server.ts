@@ -125,7 +125,9 @@ async function readBody(request: Request): Promise<Uint8Array | undefined> {
     if (done) break;
     size += value.byteLength;
     if (size > MAX_BODY_BYTES) {
-      await reader.cancel().catch(() => undefined);
+      // Stop reading, but do not cancel: the socket layer answers and then closes the
+      // connection (Connection: close), so the rest is never buffered.
+      reader.releaseLock();
       return undefined;
     }
     chunks.push(value);
@@ -148,7 +150,7 @@ export function createHandler(platform: Platform, build: ServerBuild, opts: { cl
     let body: Uint8Array | undefined;
     if (!["GET", "HEAD", "OPTIONS"].includes(method)) {
       body = await readBody(request);
-      if (!body) return errorResponse(request, 413, "Request body too large");
+      if (!body) return errorResponse(request, 413, "Request body too large", { Connection: "close" });
     }
     const req = canonicalRequest(request, config.origin, body);
     if (originCheckApplies(req, p) && !originAllowed(req, config.origin)) {

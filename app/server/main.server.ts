@@ -6,16 +6,17 @@ import fs from "node:fs";
 import http from "node:http";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { createRequestListener } from "@mjackson/node-fetch-server";
 import * as build from "virtual:react-router/server-build";
 import { ConfigError, describeConfig, loadConfig, type Config } from "./config.server";
 import { createHandler, type Handler } from "./http.server";
 import { createLogger, errorDetails, type Logger } from "./log.server";
+import { createRequestListener } from "./node-listener.server";
 import { createPlatform, type Platform } from "./platform.server";
 
 export { build, createHandler, createLogger, createPlatform, loadConfig };
 
-const SHUTDOWN_GRACE_MS = 20_000;
+/** How long stop() lets in-flight requests run before it cuts their connections. */
+export const SHUTDOWN_GRACE_MS = 20_000;
 
 export interface RunningServer {
   server: http.Server;
@@ -24,13 +25,14 @@ export interface RunningServer {
 }
 
 /** Serve a handler on HOST:PORT; stop() finishes in-flight requests (bounded) and closes the DB. */
-export async function listen(platform: Platform, handler: Handler, host: string, port: number): Promise<RunningServer> {
-  const listener = createRequestListener((request, client) => handler(request, client.address), {
-    onError: (err) => {
-      platform.log.error({ err: errorDetails(err) }, "request listener error");
-    },
-  });
-  const server = http.createServer(listener);
+export async function listen(
+  platform: Platform,
+  handler: Handler,
+  host: string,
+  port: number,
+  { graceMs = SHUTDOWN_GRACE_MS }: { graceMs?: number } = {},
+): Promise<RunningServer> {
+  const server = http.createServer(createRequestListener(handler, platform.log, platform.config.origin));
   server.keepAliveTimeout = 5_000;
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -42,7 +44,7 @@ export async function listen(platform: Platform, handler: Handler, host: string,
   const stop = () =>
     (stopping ??= new Promise<void>((resolve) => {
       // Stop accepting; let in-flight requests finish; cut what is still open after the grace period.
-      const force = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
+      const force = setTimeout(() => server.closeAllConnections(), graceMs);
       force.unref();
       // Keep-alive connections turn idle as their last request finishes; close them as they do.
       const sweep = setInterval(() => server.closeIdleConnections(), 100);
