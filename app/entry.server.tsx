@@ -5,7 +5,7 @@ import { createReadableStreamFromReadable } from "@react-router/node";
 import { isbot } from "isbot";
 import { renderToPipeableStream } from "react-dom/server";
 import type { AppLoadContext, EntryContext } from "react-router";
-import { ServerRouter } from "react-router";
+import { isRouteErrorResponse, ServerRouter } from "react-router";
 import { NonceProvider } from "./components/nonce";
 import { authErrorAsJson } from "./server/auth-errors.server";
 
@@ -26,6 +26,11 @@ export default function handleRequest(
   // headers export; the document response is then that 302 (routes/auth/consent.tsx).
   if (responseStatusCode === 200 && responseHeaders.has("Location")) {
     return new Response(null, { status: 302, headers: responseHeaders });
+  }
+  // The request's log line names what went wrong (acceptance E4).
+  const errors = routerContext.staticHandlerContext.errors;
+  if (errors && loadContext?.state && !loadContext.state.cause) {
+    loadContext.state.cause = Object.values(errors).map(describeRouteError).join("; ");
   }
   const nonce = loadContext?.nonce;
   return new Promise<Response>((resolve, reject) => {
@@ -59,9 +64,23 @@ export default function handleRequest(
   });
 }
 
-/** Errors thrown in loaders/actions: log with cause unless it is an aborted request. */
+function describeRouteError(error: unknown): string {
+  if (isRouteErrorResponse(error)) {
+    const data = error.data as unknown;
+    const message =
+      typeof data === "string" ? data : data && typeof data === "object" ? Object.values(data).find((v) => typeof v === "string") : undefined;
+    return String(message ?? error.statusText ?? `HTTP ${error.status}`).slice(0, 300);
+  }
+  return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * Errors thrown in loaders/actions: log with cause unless it is an aborted request. React
+ * Router's own 4xx (no route, no action for the method) are no faults: their cause goes on the
+ * request's log line instead.
+ */
 export function handleError(error: unknown, { request, context }: { request: Request; context: AppLoadContext }) {
-  if (request.signal.aborted) return;
+  if (request.signal.aborted || isRouteErrorResponse(error)) return;
   const err = error instanceof Error ? { name: error.name, message: error.message, stack: error.stack } : { message: String(error) };
   context?.platform?.log.error({ reqId: context.reqId, path: new URL(request.url).pathname, err }, "route error");
 }

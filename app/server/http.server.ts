@@ -9,13 +9,19 @@ import { originAllowed, originCheckApplies } from "./csrf.server";
 import { errorDetails } from "./log.server";
 import type { Platform } from "./platform.server";
 import { clientIp, limitForRequest } from "./rate-limit.server";
-import { errorResponse } from "./responses.server";
+import { isApiPath, routePath, rulePath } from "./paths.server";
+import { errorResponse, readCause } from "./responses.server";
+import { createRouteMatcher } from "./route-match.server";
 import { isStaticPath, serveStatic } from "./static.server";
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 
 export interface RequestState {
   did?: string;
+  /** Why the request failed (4xx/5xx), for its log line (acceptance E4). */
+  cause?: string;
+  /** What the log line should also say about the failure (observed headers, the limit). */
+  detail?: Record<string, unknown>;
 }
 
 declare module "react-router" {
@@ -30,35 +36,11 @@ declare module "react-router" {
 
 export type Handler = (request: Request, socketAddress?: string) => Promise<Response>;
 
-/** The path React Router routes: `.data` suffixes of client navigations stripped. */
-export function routePath(pathname: string): string {
-  if (pathname === "/_root.data") return "/";
-  return pathname.endsWith(".data") ? pathname.slice(0, -".data".length) : pathname;
-}
-
-/**
- * The path the Origin check, rate limits and headers are decided on. React Router decodes
- * each segment, matches case-insensitively and ignores trailing slashes, so the rules must
- * do the same: otherwise `/APP/create`, `/%61pp/create` or `/auth/oauth/consent/` would
- * reach the route without them.
- */
-export function rulePath(pathname: string): string {
-  let p = routePath(pathname);
-  try {
-    p = p.split("/").map((seg) => decodeURIComponent(seg).replace(/\//g, "%2F")).join("/");
-  } catch {
-    // a malformed escape: React Router then matches the raw path too
-  }
-  p = p.toLowerCase();
-  return p.length > 1 ? p.replace(/\/+$/, "") || "/" : p;
-}
-
 function requestId(request: Request): string {
   const given = request.headers.get("x-request-id");
   return given && /^[A-Za-z0-9._-]{1,64}$/.test(given) ? given : crypto.randomUUID();
 }
 
-const isApi = (p: string) => p === "/api" || p.startsWith("/api/");
 
 function cspFor(contentType: string, nonce: string): string {
   if (contentType.includes("text/html")) {
@@ -89,7 +71,7 @@ function withSecurityHeaders(response: Response, platform: Platform, p: string, 
   if (platform.config.scheme === "https") {
     h.set("Strict-Transport-Security", "max-age=31536000" + (platform.config.hstsIncludeSubdomains ? "; includeSubDomains" : ""));
   }
-  const noStore = p.startsWith("/app") || isApi(p) || (p.startsWith("/auth/") && p !== "/auth/client-metadata.json");
+  const noStore = p.startsWith("/app") || isApiPath(p) || (p.startsWith("/auth/") && p !== "/auth/client-metadata.json");
   if (noStore) h.set("Cache-Control", "no-store");
   h.set("X-Request-Id", reqId);
   return res;
@@ -139,6 +121,7 @@ export function createHandler(platform: Platform, build: ServerBuild, opts: { cl
   const rr = createRequestHandler(build, platform.config.production ? "production" : "development");
   const clientDir = path.resolve(opts.clientDir ?? path.join(process.cwd(), "build/client"));
   const { config, log } = platform;
+  const matchRoute = createRouteMatcher(build);
 
   async function route(request: Request, raw: string, p: string, ip: string, reqId: string, nonce: string, state: RequestState): Promise<Response> {
     const method = request.method;
@@ -147,30 +130,33 @@ export function createHandler(platform: Platform, build: ServerBuild, opts: { cl
       if (file) return file;
       if (!raw.startsWith("/favicon")) return errorResponse(request, 404, "Not found");
     }
+    // security.md §2: the Origin check runs before rate limiting, authentication and body parsing.
+    if (originCheckApplies(request, p) && !originAllowed(request, config.origin)) {
+      state.detail = { origin: request.headers.get("origin"), secFetchSite: request.headers.get("sec-fetch-site") };
+      return errorResponse(request, 403, "Cross-site request blocked", {}, { title: "Cross-site request blocked" });
+    }
+    const matched = matchRoute(p);
+    const limit = limitForRequest(method, p);
+    if (limit) {
+      const wait = await platform.rateLimits.consume(limit, limit === "default" ? `${ip}:${matched?.id ?? p}` : ip);
+      if (wait !== null) {
+        state.detail = { limit };
+        return errorResponse(request, 429, "Rate limit exceeded", { "Retry-After": String(wait) }, {
+          title: "Too Many Requests",
+          detail: "Please slow down and try again later.",
+        });
+      }
+    }
+    // No CORS here: OPTIONS only says which methods a route answers.
+    if (method === "OPTIONS" && matched && !matched.splat) {
+      return errorResponse(request, 405, "Method not allowed", { Allow: matched.allow.join(", ") });
+    }
     let body: Uint8Array | undefined;
     if (!["GET", "HEAD", "OPTIONS"].includes(method)) {
       body = await readBody(request);
       if (!body) return errorResponse(request, 413, "Request body too large", { Connection: "close" });
     }
     const req = canonicalRequest(request, config.origin, body);
-    if (originCheckApplies(req, p) && !originAllowed(req, config.origin)) {
-      log.warn(
-        { reqId, path: p, origin: req.headers.get("origin"), secFetchSite: req.headers.get("sec-fetch-site") },
-        "cross-site request blocked",
-      );
-      return errorResponse(req, 403, "Cross-site request blocked", {}, { title: "Cross-site request blocked" });
-    }
-    const limit = limitForRequest(method, p);
-    if (limit) {
-      const wait = await platform.rateLimits.consume(limit, limit === "default" ? `${ip}:${p}` : ip);
-      if (wait !== null) {
-        log.warn({ reqId, path: p, limit, ip }, "rate limit exceeded");
-        return errorResponse(req, 429, "Rate limit exceeded", { "Retry-After": String(wait) }, {
-          title: "Too Many Requests",
-          detail: "Please slow down and try again later.",
-        });
-      }
-    }
     return rr(req, { platform, reqId, clientIp: ip, nonce, state });
   }
 
@@ -199,6 +185,7 @@ export function createHandler(platform: Platform, build: ServerBuild, opts: { cl
       }
     }
     const out = withSecurityHeaders(response, platform, p, nonce, reqId);
+    const cause = state.cause ?? readCause(out);
     const entry = {
       reqId,
       method: request.method,
@@ -207,6 +194,7 @@ export function createHandler(platform: Platform, build: ServerBuild, opts: { cl
       durationMs: Math.round((performance.now() - started) * 10) / 10,
       ip,
       did: state.did,
+      ...(out.status >= 400 ? { cause: cause ?? `HTTP ${out.status}`, ...state.detail } : {}),
     };
     if (p === "/healthz" || p === "/readyz") log.debug(entry, "request");
     else if (out.status >= 500) log.error(entry, "request failed");

@@ -1,7 +1,28 @@
 // Response helpers shared by resource routes and the request pipeline (D15): JSON errors for
 // /api and JSON clients, a small styled HTML page for errors raised outside React rendering.
 
+import { isApiPath, rulePath } from "./paths.server";
+
 export const NO_STORE = { "Cache-Control": "no-store" };
+
+/**
+ * Error responses carry their message to the pipeline's log line (acceptance E4) in this
+ * header; the pipeline removes it before the response leaves (`readCause`).
+ */
+const CAUSE_HEADER = "x-robot-cause";
+const withCause = (message: string, headers: Record<string, string>) => ({ ...headers, [CAUSE_HEADER]: encodeURIComponent(message.slice(0, 300)) });
+
+/** The cause an error response carries, removed from it. */
+export function readCause(response: Response): string | undefined {
+  const raw = response.headers.get(CAUSE_HEADER);
+  if (raw === null) return undefined;
+  response.headers.delete(CAUSE_HEADER);
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return raw;
+  }
+}
 
 export function json(data: unknown, status = 200, headers: Record<string, string> = {}): Response {
   return new Response(JSON.stringify(data), {
@@ -11,7 +32,7 @@ export function json(data: unknown, status = 200, headers: Record<string, string
 }
 
 export function jsonError(message: string, status: number, headers: Record<string, string> = {}): Response {
-  return json({ error: message }, status, { "Cache-Control": "no-store", ...headers });
+  return json({ error: message }, status, withCause(message, { "Cache-Control": "no-store", ...headers }));
 }
 
 export function methodNotAllowed(allow: string[], asJson = true): Response {
@@ -55,13 +76,12 @@ export function htmlErrorPage(
 <p class="status">${status}</p><p><code>${escapeHtml(message)}</code></p>
 ${opts.detail ? `<p>${escapeHtml(opts.detail)}</p>` : ""}
 <p><a class="button" href="${escapeHtml(link.href)}">${escapeHtml(link.label)}</a></p></div></main></body></html>`;
-  return new Response(body, { status, headers: { "Content-Type": "text/html; charset=utf-8", ...headers } });
+  return new Response(body, { status, headers: withCause(message, { "Content-Type": "text/html; charset=utf-8", ...headers }) });
 }
 
 /** JSON or HTML error, by path (/api) and Accept. */
 export function errorResponse(request: Request, status: number, message: string, headers: Record<string, string> = {}, html?: { title?: string; detail?: string }): Response {
-  const path = new URL(request.url).pathname;
-  if (path === "/api" || path.startsWith("/api/") || prefersJson(request)) return jsonError(message, status, headers);
+  if (isApiPath(rulePath(new URL(request.url).pathname)) || prefersJson(request)) return jsonError(message, status, headers);
   return htmlErrorPage(status, message, headers, html);
 }
 

@@ -3,7 +3,7 @@
 // no-referrer headers) must apply to every spelling that reaches a route, not only the
 // canonical one.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { rulePath } from "~/server/http.server";
+import { rulePath } from "~/server/paths.server";
 import { cookieHeader, startTestPlatform, type TestPlatform } from "./support/platform";
 
 describe("rulePath", () => {

@@ -59,7 +59,7 @@ const alive = async () => (await fetch(srv.url + "/healthz")).status;
 
 describe("request bodies over the 1 MiB limit", () => {
   it("a chunked body past the limit gets 413 and the server keeps serving", async () => {
-    for (const p of ["/healthz", "/app/create", "/api/wikis"]) {
+    for (const p of ["/healthz", "/auth/login", "/api/wikis"]) {
       const res = await raw(`POST ${p} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Type: application/json\r\n\r\n`, (sock) => {
         const chunk = Buffer.alloc(64 * 1024, 0x61);
         for (let i = 0; i < 20; i++) sock.write(chunk.length.toString(16) + "\r\n" + chunk.toString("latin1") + "\r\n");

@@ -2,6 +2,9 @@ import { hostHasWiki } from "~/server/wikis.server";
 import { methodNotAllowed } from "~/server/responses.server";
 import type { Route } from "./+types/check-slug";
 
+/** The methods this route answers (405 and OPTIONS say so in `Allow`). */
+export const allow = ["GET", "HEAD"];
+
 // Caddy on-demand TLS "ask" (contracts.md §9): 200 for an existing wiki host, else 404; empty bodies.
 export async function loader({ request, context }: Route.LoaderArgs) {
   const { db, config } = context.platform;
@@ -9,4 +12,4 @@ export async function loader({ request, context }: Route.LoaderArgs) {
   return new Response(null, { status: ok ? 200 : 404, headers: { "Cache-Control": "no-store" } });
 }
 
-export const action = () => methodNotAllowed(["GET", "HEAD"]);
+export const action = () => methodNotAllowed(allow);

@@ -3,9 +3,12 @@ import { apiFailure, jsonOk, methodNotAllowed, readJsonObject } from "~/server/r
 import { getOwnedWiki, setGitAccess } from "~/server/wikis.server";
 import type { Route } from "./+types/wiki-git";
 
+/** The methods this route answers (405 and OPTIONS say so in `Allow`). */
+export const allow = ["POST"];
+
 // POST /api/wikis/{slug}/git {"enabled": true|false}: a strict JSON boolean (D10).
 export async function action(args: Route.ActionArgs) {
-  if (args.request.method !== "POST") return methodNotAllowed(["POST"]);
+  if (args.request.method !== "POST") return methodNotAllowed(allow);
   const user = await apiUser(args);
   const { platform, reqId } = args.context;
   // Who may change it is answered before the body is looked at.
@@ -17,4 +20,4 @@ export async function action(args: Route.ActionArgs) {
   return jsonOk({ git_access_enabled: result.enabled });
 }
 
-export const loader = () => methodNotAllowed(["POST"]);
+export const loader = () => methodNotAllowed(allow);

@@ -3,6 +3,9 @@ import { apiFailure, jsonOk, methodNotAllowed } from "~/server/responses.server"
 import { deleteWiki, getOwnedWiki, publicWiki } from "~/server/wikis.server";
 import type { Route } from "./+types/wiki";
 
+/** The methods this route answers (405 and OPTIONS say so in `Allow`). */
+export const allow = ["GET", "HEAD", "DELETE"];
+
 // GET /api/wikis/{slug}: the owner's view of one wiki.
 export async function loader(args: Route.LoaderArgs) {
   const user = await apiUser(args);
@@ -14,7 +17,7 @@ export async function loader(args: Route.LoaderArgs) {
 
 // DELETE /api/wikis/{slug}: no confirmation field (management.md §4.2).
 export async function action(args: Route.ActionArgs) {
-  if (args.request.method !== "DELETE") return methodNotAllowed(["GET", "HEAD", "DELETE"]);
+  if (args.request.method !== "DELETE") return methodNotAllowed(allow);
   const user = await apiUser(args);
   const result = await deleteWiki(args.context.platform, user, args.params.slug, { reqId: args.context.reqId });
   if (!result.ok) return apiFailure(result);

@@ -3,6 +3,9 @@ import { apiFailure, jsonOk, methodNotAllowed, readJsonObject } from "~/server/r
 import { createWiki, listWikis, publicWiki } from "~/server/wikis.server";
 import type { Route } from "./+types/wikis";
 
+/** The methods this route answers (405 and OPTIONS say so in `Allow`). */
+export const allow = ["GET", "HEAD", "POST"];
+
 // GET /api/wikis: the caller's wikis, created_at ascending.
 export async function loader(args: Route.LoaderArgs) {
   const user = await apiUser(args);
@@ -12,7 +15,7 @@ export async function loader(args: Route.LoaderArgs) {
 
 // POST /api/wikis {"slug","display_name","purpose"?} → 201 with the token, shown once (D9).
 export async function action(args: Route.ActionArgs) {
-  if (args.request.method !== "POST") return methodNotAllowed(["GET", "HEAD", "POST"]);
+  if (args.request.method !== "POST") return methodNotAllowed(allow);
   const user = await apiUser(args);
   const body = await readJsonObject(args.request);
   const { platform, reqId } = args.context;

@@ -2,6 +2,9 @@ import { clientIdInUse, confidentialClientMetadata } from "~/server/client-metad
 import { json, methodNotAllowed } from "~/server/responses.server";
 import type { Route } from "./+types/client-metadata";
 
+/** The methods this route answers (405 and OPTIONS say so in `Allow`). */
+export const allow = ["GET", "HEAD"];
+
 // The confidential client's metadata, served without redirects at its client_id URL (auth.md §7.1).
 // In dev mode the loopback client is what logs in; the header says so, the document keeps its shape.
 export function loader({ context }: Route.LoaderArgs) {
@@ -11,4 +14,4 @@ export function loader({ context }: Route.LoaderArgs) {
   return json(confidentialClientMetadata(config, keys), 200, headers);
 }
 
-export const action = () => methodNotAllowed(["GET", "HEAD"]);
+export const action = () => methodNotAllowed(allow);

@@ -1,9 +1,12 @@
 import { json, methodNotAllowed } from "~/server/responses.server";
 import type { Route } from "./+types/token";
 
+/** The methods this route answers (405 and OPTIONS say so in `Allow`). */
+export const allow = ["POST"];
+
 // Advertised by the stub metadata; the platform issues no tokens (auth.md §7.2).
 export function action({ request }: Route.ActionArgs) {
-  if (request.method !== "POST") return methodNotAllowed(["POST"]);
+  if (request.method !== "POST") return methodNotAllowed(allow);
   return json(
     {
       error: "unsupported_grant_type",
@@ -14,4 +17,4 @@ export function action({ request }: Route.ActionArgs) {
   );
 }
 
-export const loader = () => methodNotAllowed(["POST"]);
+export const loader = () => methodNotAllowed(allow);

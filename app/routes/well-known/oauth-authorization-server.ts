@@ -1,6 +1,9 @@
 import { json, methodNotAllowed } from "~/server/responses.server";
 import type { Route } from "./+types/oauth-authorization-server";
 
+/** The methods this route answers (405 and OPTIONS say so in `Allow`). */
+export const allow = ["GET", "HEAD"];
+
 // A compatibility stub (auth.md §7.2, D1): the platform is not an OAuth authorization server; MCP
 // clients use each wiki's own. Kept for the smoke test and old readers.
 export function loader({ context }: Route.LoaderArgs) {
@@ -20,4 +23,4 @@ export function loader({ context }: Route.LoaderArgs) {
   );
 }
 
-export const action = () => methodNotAllowed(["GET", "HEAD"]);
+export const action = () => methodNotAllowed(allow);

@@ -1,0 +1,51 @@
+// Which route of the build a path reaches, known to the pipeline before React Router runs: the
+// per-route `default` rate limit is keyed by the route (not the concrete path, or every new
+// slug or unknown path would be a fresh budget), and OPTIONS is answered from the route's
+// methods.
+import { matchRoutes, type RouteObject, type ServerBuild } from "react-router";
+
+interface RouteNode {
+  id: string;
+  path?: string;
+  index?: boolean;
+  caseSensitive?: boolean;
+  children: RouteNode[];
+}
+
+export interface MatchedRoute {
+  id: string;
+  /** Methods the route answers: a module's `allow` export, else GET/HEAD (+ POST with an action). */
+  allow: string[];
+  /** A catch-all (`*`) route: the path is unknown. */
+  splat: boolean;
+}
+
+export function createRouteMatcher(build: Pick<ServerBuild, "routes">): (path: string) => MatchedRoute | undefined {
+  const nodes = new Map<string, RouteNode>();
+  for (const r of Object.values(build.routes)) {
+    if (r) nodes.set(r.id, { id: r.id, path: r.path, index: r.index, caseSensitive: r.caseSensitive, children: [] });
+  }
+  const roots: RouteNode[] = [];
+  for (const r of Object.values(build.routes)) {
+    if (!r) continue;
+    const node = nodes.get(r.id)!;
+    const parent = r.parentId ? nodes.get(r.parentId) : undefined;
+    (parent ? parent.children : roots).push(node);
+  }
+  // matchRoutes wants index routes without children.
+  const tree = (ns: RouteNode[]): RouteNode[] => ns.map((n) => (n.index ? { ...n, children: undefined as never } : { ...n, children: tree(n.children) }));
+  const routes = tree(roots);
+  const cache = new Map<string, MatchedRoute | undefined>();
+
+  return (path) => {
+    const matches = matchRoutes(routes as RouteObject[], path);
+    const leaf = matches?.[matches.length - 1]?.route as RouteNode | undefined;
+    if (!leaf) return undefined;
+    if (!cache.has(leaf.id)) {
+      const mod = build.routes[leaf.id]?.module as { allow?: string[]; action?: unknown } | undefined;
+      const allow = mod?.allow ?? (mod?.action ? ["GET", "HEAD", "POST"] : ["GET", "HEAD"]);
+      cache.set(leaf.id, { id: leaf.id, allow, splat: leaf.path?.endsWith("*") ?? false });
+    }
+    return cache.get(leaf.id);
+  };
+}
