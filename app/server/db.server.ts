@@ -157,13 +157,18 @@ export async function prismaCli(dbPath: string, args: string[]): Promise<string>
 export async function migrate(db: PrismaClient, dbPath: string, log: Logger): Promise<void> {
   await repairLegacySchema(db, log);
   const tables = await tableNames(db);
-  if (tables.has("users") && !tables.has("_prisma_migrations")) {
-    log.warn({ migration: BASELINE_MIGRATION }, "adopting an existing robot.db: marking the baseline as applied");
-    await db.$executeRawUnsafe(PRISMA_MIGRATIONS_DDL);
-    await db.$disconnect();
-    await prismaCli(dbPath, ["migrate", "resolve", "--applied", BASELINE_MIGRATION]);
+  // Adopt whenever the production tables exist but the baseline is not recorded as applied:
+  // also after an adoption that was cut off between creating _prisma_migrations and `resolve`,
+  // or `migrate deploy` would replay the baseline over the existing tables.
+  if (tables.has("users")) {
+    if (!tables.has("_prisma_migrations")) await db.$executeRawUnsafe(PRISMA_MIGRATIONS_DDL);
+    if (!(await appliedMigrations(db)).has(BASELINE_MIGRATION)) {
+      log.warn({ migration: BASELINE_MIGRATION }, "adopting an existing robot.db: marking the baseline as applied");
+      await db.$disconnect();
+      await prismaCli(dbPath, ["migrate", "resolve", "--applied", BASELINE_MIGRATION]);
+    }
   }
-  const applied = tables.has("_prisma_migrations") || tables.has("users") ? await appliedMigrations(db) : new Set();
+  const applied = tables.has("users") ? await appliedMigrations(db) : new Set();
   const pending = migrationNames().filter((m) => !applied.has(m));
   if (pending.length) {
     log.info({ pending }, "applying database migrations");

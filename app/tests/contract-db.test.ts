@@ -222,6 +222,28 @@ describe("adopting an existing production robot.db (contracts.md §6.4)", () => 
     expect(idx).toHaveLength(1);
   });
 
+  it("finishes an adoption cut off after _prisma_migrations was created (empty, or a failed baseline row)", async () => {
+    for (const leftover of ["", `INSERT INTO _prisma_migrations (id, checksum, migration_name, started_at, applied_steps_count) VALUES ('x', 'y', '0001_baseline', 0, 0)`]) {
+      const { dir, file } = productionDb();
+      const before = snapshot(file);
+      const raw = new Database(file);
+      raw.exec(`CREATE TABLE "_prisma_migrations" ("id" TEXT PRIMARY KEY NOT NULL, "checksum" TEXT NOT NULL, "finished_at" DATETIME, "migration_name" TEXT NOT NULL, "logs" TEXT, "rolled_back_at" DATETIME, "started_at" DATETIME NOT NULL DEFAULT current_timestamp, "applied_steps_count" INTEGER UNSIGNED NOT NULL DEFAULT 0)`);
+      if (leftover) raw.exec(leftover);
+      raw.close();
+      tp = await startTestPlatform({ DATA_DIR: dir }, { copyTemplate: false });
+      await tp.platform.db.$disconnect();
+      const after = snapshot(file);
+      expect(after.dump).toEqual(before.dump);
+      expect(after.ddl).toEqual(before.ddl);
+      const db = new Database(file, { readonly: true });
+      const done = db.prepare(`SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL ORDER BY 1`).all();
+      db.close();
+      expect(done).toEqual([{ migration_name: "0001_baseline" }, { migration_name: "0002_platform_tables" }]);
+      await tp.close();
+      tp = undefined;
+    }
+  });
+
   it("the repair is idempotent: a second start changes nothing", async () => {
     const { dir, file } = productionDb({ legacy: true });
     tp = await startTestPlatform({ DATA_DIR: dir }, { copyTemplate: false });

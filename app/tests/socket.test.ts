@@ -104,6 +104,14 @@ describe("targets, methods and headers", () => {
     expect(await alive()).toBe(200);
   });
 
+  it("an unparsable Host header never crashes the server", async () => {
+    for (const host of ["a b", "[", "x:99999", "exa%mple", "@"]) {
+      const res = await raw(`GET /healthz HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+      expect([200, 400], host).toContain(statusOf(res));
+    }
+    expect(await alive()).toBe(200);
+  });
+
   it("a `//` path stays a path on the platform origin", async () => {
     const res = await raw("GET //evil.example/healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     expect(statusOf(res)).toBe(404);
