@@ -62,17 +62,28 @@ function inPlace(intent: Intent | null, error: string, status: number, values: R
 export async function action(args: Route.ActionArgs) {
   const { request, params, context } = args;
   if (request.method !== "POST") pageMethodNotAllowed(["GET", "POST"]);
-  const user = await pageUser(args);
   const { platform, reqId } = context;
-  const form = await readForm(request);
-  const intent = form.get("intent");
-  if (!isIntent(intent)) return inPlace(null, "Unknown action.", 400);
 
-  const wait = await platform.rateLimits.consume(INTENT_LIMITS[intent], context.clientIp);
+  // security.md §5: every POST counts, failed ones included, before authentication. The pipeline
+  // leaves this path to us because the limit follows the form's intent; a missing or unknown
+  // intent, or a body that is not form data, counts against `settings`.
+  const parsed = await readForm(request).then(
+    (form) => ({ form }),
+    (refusal: unknown) => ({ refusal }),
+  );
+  const intent = "form" in parsed ? parsed.form.get("intent") : null;
+  const limit = isIntent(intent) ? INTENT_LIMITS[intent] : "settings";
+  const wait = await platform.rateLimits.consume(limit, context.clientIp);
   if (wait !== null) {
-    platform.log.warn({ reqId, limit: INTENT_LIMITS[intent], ip: context.clientIp }, "rate limit exceeded");
+    platform.log.warn({ reqId, path: new URL(request.url).pathname, limit, ip: context.clientIp }, "rate limit exceeded");
     pageRateLimited(wait);
   }
+
+  const user = await pageUser(args);
+  if (!("form" in parsed)) throw parsed.refusal; // readForm's 400 "Invalid form data."
+  const form = parsed.form;
+  // On a missing or foreign wiki this 400 still ends on the dashboard: the loader's owner check follows.
+  if (!isIntent(intent)) return inPlace(null, "Unknown action.", 400);
 
   const slug = params.slug;
   const here = `/app/wiki/${encodeURIComponent(slug)}`;
