@@ -294,6 +294,11 @@ export async function getOwnedWiki(
   return { ok: true, wiki };
 }
 
+/** The limit's UI message (§1.3, §3.2): the create page's notice and its 403 say the same. */
+export function wikiLimitMessage(platform: Platform): string {
+  return limitMessages(platform.config.maxWikisPerUser).ui;
+}
+
 /** May this user create another wiki? Admins always; others below MAX_WIKIS_PER_USER (§1.3). */
 export async function canCreateWiki(platform: Platform, actor: Actor): Promise<boolean> {
   if (actor.is_admin) return true;

@@ -618,6 +618,28 @@ describe("wiki settings (U10–U19)", () => {
   });
 });
 
+describe("MAX_WIKIS_PER_USER=2 (§1.3)", () => {
+  let two: TestPlatform;
+  beforeAll(async () => {
+    two = await startTestPlatform({ MAX_WIKIS_PER_USER: "2" });
+  });
+  afterAll(() => two.close());
+
+  it("U6/U9: the create page's notice and its 403 give the configured number", async () => {
+    const u = await two.createUser("two.bsky.social");
+    await createWikiApi(two, u, "two-one");
+    expect(findElement((await getPage(two, "/app/create", u)).html, "input", { id: "slug" })).toBeTruthy();
+    await createWikiApi(two, u, "two-two");
+    const { html } = await getPage(two, "/app/create", u);
+    expect(pageText(html)).toContain("You can only have 2 wikis on the free tier.");
+    expect(pageText(html)).not.toContain("one wiki");
+    expect(html).not.toContain('name="slug"');
+    const third = await postForm(two, "/app/create", u, { slug: "two-three", display_name: "Three" });
+    expect(third.status).toBe(403);
+    expect(pageText(await third.text())).toContain("You can only have 2 wikis on the free tier.");
+  });
+});
+
 describe("https configuration", () => {
   let https: TestPlatform;
   let user: TestUser;
