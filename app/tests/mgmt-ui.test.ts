@@ -3,6 +3,8 @@ import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import Database from "better-sqlite3";
+import { setAccessLevels, setGitAccess } from "~/server/wikis.server";
 import { cookieHeader, startTestPlatform, type TestPlatform } from "./support/platform";
 import {
   createWikiApi,
@@ -23,6 +25,21 @@ import {
 
 const ADMIN_DID = "did:plc:uiadmin000001";
 const sha256 = (s: string) => crypto.createHash("sha256").update(s, "utf8").digest("hex");
+
+type WikiUserRow = Record<"name" | "email", string> &
+  Record<"is_admin" | "is_approved" | "allow_read" | "allow_write" | "allow_upload" | "email_confirmed", number>;
+
+/** The `"user"` rows of a wiki's wiki.db (the owner row and collaborators). */
+function wikiUsers(t: TestPlatform, slug: string): WikiUserRow[] {
+  const db = new Database(path.join(wikiDir(t, slug), "wiki.db"), { readonly: true, fileMustExist: true });
+  try {
+    return db
+      .prepare('SELECT name, email, is_admin, is_approved, allow_read, allow_write, allow_upload, email_confirmed FROM "user" ORDER BY id')
+      .all() as WikiUserRow[];
+  } finally {
+    db.close();
+  }
+}
 
 let tp: TestPlatform;
 let seq = 0;
@@ -469,6 +486,7 @@ describe("wiki settings (U10–U19)", () => {
     expect(wikiPrefs(tp, slug).READ_ACCESS).toBe("ANONYMOUS");
   });
 
+
   it("U15/FS9: git toggle true/false; 'yes' → 400; READ_ACCESS=ANONYMOUS survives", async () => {
     const { u, slug } = await ownedWiki();
     await postForm(tp, `/app/wiki/${slug}`, u, { intent: "access", read_access: "ANONYMOUS", write_access: "APPROVED", attachment_access: "APPROVED" });
@@ -496,16 +514,38 @@ describe("wiki settings (U10–U19)", () => {
     fs.rmSync(dbFile);
     expect((await postForm(tp, `/app/wiki/${slug}`, u, { intent: "rename", display_name: "Repaired" })).status).toBe(302);
     expect(wikiPrefs(tp, slug)).toMatchObject({ SITE_NAME: "Repaired", READ_ACCESS: "APPROVED", _schema_version: "3" });
+    // Seeds include the owner row (contracts.md §7.3).
+    expect(wikiUsers(tp, slug)).toEqual([
+      { name: u.handle.split(".")[0], email: `@${u.handle}`, is_admin: 1, is_approved: 1, allow_read: 1, allow_write: 1, allow_upload: 1, email_confirmed: 0 },
+    ]);
     fs.rmSync(dbFile);
     fs.rmSync(`${dbFile}-wal`, { force: true });
     fs.rmSync(`${dbFile}-shm`, { force: true });
     expect((await postForm(tp, `/app/wiki/${slug}`, u, { intent: "git", enabled: "true" })).status).toBe(302);
     expect(wikiPrefs(tp, slug)).toMatchObject({ GIT_WEB_SERVER: "True", SITE_NAME: "Repaired", AUTH_METHOD: "PROXY_HEADER" });
+    expect(wikiUsers(tp, slug).map((r) => r.email)).toEqual([`@${u.handle}`]);
     // The settings page also reads a missing file as the seeded defaults.
     fs.rmSync(dbFile);
     const page = await getPage(tp, `/app/wiki/${slug}`, u);
     expect(page.res.status).toBe(200);
     expect(pageText(page.html)).toContain("Git access is off.");
+  });
+
+  it("FS10: the re-seeded owner row is the owner's, from the owner's users row, not the acting session's", async () => {
+    const { u, slug } = await ownedWiki();
+    const dbFile = path.join(wikiDir(tp, slug), "wiki.db");
+    for (const f of [dbFile, `${dbFile}-wal`, `${dbFile}-shm`]) fs.rmSync(f, { force: true });
+    // The acting identity carries a stale handle; the owner's users row is the authority.
+    const stale = { did: u.did, handle: "stale.example", is_admin: false };
+    const r = await setAccessLevels(tp.platform, stale, slug, { read_access: "APPROVED", write_access: "APPROVED", attachment_access: "APPROVED" });
+    expect(r.ok).toBe(true);
+    expect(wikiUsers(tp, slug).map((row) => row.email)).toEqual([`@${u.handle}`]);
+    // A handle displaced to another DID is stored as the owner's own DID: no "@did:…" row.
+    for (const f of [dbFile, `${dbFile}-wal`, `${dbFile}-shm`]) fs.rmSync(f, { force: true });
+    await tp.platform.db.user.update({ where: { did: u.did }, data: { handle: u.did } });
+    expect((await setGitAccess(tp.platform, stale, slug, true)).ok).toBe(true);
+    expect(wikiUsers(tp, slug)).toEqual([]);
+    expect(wikiPrefs(tp, slug).GIT_WEB_SERVER).toBe("True");
   });
 
   it("U16: regenerate renders the token with 200 (no redirect); the old hash matches no row", async () => {
