@@ -486,6 +486,25 @@ describe("wiki settings (U10–U19)", () => {
     expect(wikiPrefs(tp, slug).READ_ACCESS).toBe("ANONYMOUS");
   });
 
+  it("U14: a refused access post keeps the levels entered (a value that is no option shows the stored one)", async () => {
+    const { u, slug } = await ownedWiki();
+    const bad = await postForm(tp, `/app/wiki/${slug}`, u, {
+      intent: "access",
+      read_access: "ANONYMOUS",
+      write_access: "PUBLIC",
+      attachment_access: "REGISTERED",
+    });
+    expect(bad.status).toBe(400);
+    const html = await bad.text();
+    const selected = (id: string) =>
+      elements(findElement(html, "select", { id }).inner, "option")
+        .filter((o) => "selected" in o.attrs)
+        .map((o) => o.attrs.value);
+    expect(selected("read_access")).toEqual(["ANONYMOUS"]);
+    expect(selected("write_access")).toEqual(["APPROVED"]);
+    expect(selected("attachment_access")).toEqual(["REGISTERED"]);
+    expect(wikiPrefs(tp, slug)).toMatchObject({ READ_ACCESS: "APPROVED", WRITE_ACCESS: "APPROVED", ATTACHMENT_ACCESS: "APPROVED" });
+  });
 
   it("U15/FS9: git toggle true/false; 'yes' → 400; READ_ACCESS=ANONYMOUS survives", async () => {
     const { u, slug } = await ownedWiki();

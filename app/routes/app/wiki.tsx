@@ -49,6 +49,13 @@ const INTENT_LIMITS = {
 type Intent = keyof typeof INTENT_LIMITS;
 const isIntent = (value: unknown): value is Intent => typeof value === "string" && Object.hasOwn(INTENT_LIMITS, value);
 
+/** The Access card's selects: form field, wiki.db preference, label. */
+const ACCESS_FIELDS = [
+  ["read_access", "READ_ACCESS", "Who can read"],
+  ["write_access", "WRITE_ACCESS", "Who can edit"],
+  ["attachment_access", "ATTACHMENT_ACCESS", "Who can upload attachments"],
+] as const;
+
 const field = (form: FormData, name: string): string => {
   const value = form.get(name);
   return typeof value === "string" ? value : "";
@@ -105,7 +112,8 @@ export async function action(args: Route.ActionArgs) {
         { read_access: form.get("read_access"), write_access: form.get("write_access"), attachment_access: form.get("attachment_access") },
         ctx,
       );
-      if (!r.ok) return ownerFailure(r) ? toDashboard(context, r) : inPlace(intent, r.error.ui, r.status);
+      const entered = Object.fromEntries(ACCESS_FIELDS.map(([name]) => [name, field(form, name)]));
+      if (!r.ok) return ownerFailure(r) ? toDashboard(context, r) : inPlace(intent, r.error.ui, r.status, entered);
       return redirectWithFlash(context, here, "success", "Access settings updated.");
     }
     case "git": {
@@ -135,6 +143,12 @@ export default function WikiSettings({ loaderData, actionData }: Route.Component
   const failed = actionData?.error ? actionData : null;
   const errorFor = (intent: string) => (failed && failed.intent === intent ? (failed.error ?? undefined) : undefined);
   const token = actionData?.token ?? null;
+  // After a refused `access` post the selects keep what was entered (management.md §2); a value
+  // that is no option at all cannot be shown, so that select shows the stored level.
+  const shownLevel = (name: string, stored: string) => {
+    const entered = failed?.intent === "access" ? failed.values[name] : undefined;
+    return entered && levels.some((l) => l.value === entered) ? entered : stored;
+  };
   const adminUrl = `${wiki.url}/-/admin`;
   const gitOn = wiki.git_access_enabled;
   return (
@@ -192,16 +206,10 @@ export default function WikiSettings({ loaderData, actionData }: Route.Component
         <FormError message={errorFor("access")} />
         <Form method="post">
           <input type="hidden" name="intent" value="access" />
-          {(
-            [
-              ["read_access", "READ_ACCESS", "Who can read"],
-              ["write_access", "WRITE_ACCESS", "Who can edit"],
-              ["attachment_access", "ATTACHMENT_ACCESS", "Who can upload attachments"],
-            ] as const
-          ).map(([name, pref, label]) => (
+          {ACCESS_FIELDS.map(([name, pref, label]) => (
             <div className="field" key={name}>
               <label htmlFor={name}>{label}</label>
-              <select id={name} name={name} defaultValue={access[pref]}>
+              <select id={name} name={name} defaultValue={shownLevel(name, access[pref])}>
                 {levels.map((l) => (
                   <option key={l.value} value={l.value}>
                     {l.label}
