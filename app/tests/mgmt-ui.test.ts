@@ -627,6 +627,14 @@ describe("wiki settings (U10–U19)", () => {
       expect(res.status).toBe(400);
       expect(pageText(await res.text())).toContain("Unknown action.");
     }
+    // The owner check comes first: an unknown intent on someone else's or a missing wiki goes to the dashboard.
+    const other = await newUser();
+    const notMine = await postForm(tp, `/app/wiki/${slug}`, other, { intent: "explode" });
+    expect(notMine.status).toBe(302);
+    expect((await followFlash(tp, notMine, other)).text).toContain("Access denied.");
+    const missing = await postForm(tp, "/app/wiki/no-such-wiki", u, {});
+    expect(missing.headers.get("location")).toBe("/app/");
+    expect((await followFlash(tp, missing, u)).text).toContain("Wiki not found.");
     const put = await tp.request(`/app/wiki/${slug}`, { method: "PUT", headers: { ...cookieHeader(u.jwt), Origin: tp.origin } });
     expect(put.status).toBe(405);
     expect(put.headers.get("allow")).toBe("GET, POST");
