@@ -55,7 +55,9 @@ export function limitForRequest(method: string, path: string): RateLimitName | n
     if (path === "/auth/oauth/consent") return "consent";
     if (path === "/app/create") return "create";
     if (path === "/app/account") return "account_delete";
-    if (/^\/app\/wiki\/[^/]+$/.test(path)) return null; // by intent, in the action
+    // Every POST counts, by its form intent (`settings` or `wiki_danger`; anything else, a body
+    // that is not a form and unauthenticated requests included: `settings`), in the action.
+    if (/^\/app\/wiki\/[^/]+$/.test(path)) return null;
   }
   if (method === "GET" && path === "/auth/callback") return "callback";
   return "default";

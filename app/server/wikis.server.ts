@@ -230,9 +230,20 @@ export function uniqueViolation(err: unknown): string[] | null {
   return Array.isArray(fields) ? fields.map(String) : [];
 }
 
-function initOptions(platform: Platform, wiki: Pick<Wiki, "display_name">): WikiDbInitOptions {
-  // A repaired wiki.db gets the stored display name; the owner row is never re-seeded here.
-  return { domain: platform.config.domain, siteName: wiki.display_name };
+/**
+ * What the idempotent wiki.db initialisation before a write seeds (§5.4, contracts.md §7.3):
+ * the stored display name, and the owner row for the OWNER's current handle, read from the
+ * owner's `users` row (whoever is acting). A handle displaced to another DID is stored as the
+ * owner's own DID (security.md #28); no `@did:…` row is seeded then.
+ */
+async function initOptions(platform: Platform, wiki: Pick<Wiki, "display_name" | "owner_did">): Promise<WikiDbInitOptions> {
+  const owner = await platform.db.user.findUnique({ where: { did: wiki.owner_did }, select: { handle: true } });
+  const handle = owner?.handle.trim();
+  return {
+    domain: platform.config.domain,
+    siteName: wiki.display_name,
+    ownerHandle: handle && !handle.startsWith("did:") ? handle : undefined,
+  };
 }
 
 // ---------------------------------------------------------------------------
@@ -292,6 +303,11 @@ export async function getOwnedWiki(
   if (!wiki) return failure(platform, op, "not_found");
   if (wiki.owner_did !== actor.did) return failure(platform, op, "not_owner");
   return { ok: true, wiki };
+}
+
+/** The limit's UI message (§1.3, §3.2): the create page's notice and its 403 say the same. */
+export function wikiLimitMessage(platform: Platform): string {
+  return limitMessages(platform.config.maxWikisPerUser).ui;
 }
 
 /** May this user create another wiki? Admins always; others below MAX_WIKIS_PER_USER (§1.3). */
@@ -526,8 +542,10 @@ export async function renameWiki(
   if (!name.ok) return failure(platform, "rename", name.reason === "required" ? "display_name_required" : "display_name_too_long");
   const dbPath = wikiDbPathOf(platform.config, slug);
   const previous = readPreferences(dbPath).SITE_NAME ?? owned.wiki.display_name;
+  let init: WikiDbInitOptions;
   try {
-    setPreferences(dbPath, { SITE_NAME: name.value }, initOptions(platform, owned.wiki));
+    init = await initOptions(platform, owned.wiki);
+    setPreferences(dbPath, { SITE_NAME: name.value }, init);
   } catch (err) {
     return serverError(platform, "rename", ctx, err, "rename: writing SITE_NAME failed", { slug });
   }
@@ -536,7 +554,7 @@ export async function renameWiki(
     return { ok: true, wiki };
   } catch (err) {
     try {
-      setPreferences(dbPath, { SITE_NAME: previous }, initOptions(platform, owned.wiki));
+      setPreferences(dbPath, { SITE_NAME: previous }, init);
     } catch (restoreErr) {
       platform.log.error({ reqId: ctx.reqId, slug, err: errorDetails(restoreErr) }, "rename: restoring SITE_NAME failed");
     }
@@ -567,7 +585,7 @@ export async function setAccessLevels(
     setPreferences(
       wikiDbPathOf(platform.config, slug),
       { READ_ACCESS: read, WRITE_ACCESS: write, ATTACHMENT_ACCESS: attachment },
-      initOptions(platform, owned.wiki),
+      await initOptions(platform, owned.wiki),
     );
   } catch (err) {
     return serverError(platform, "access", ctx, err, "access levels: writing wiki.db failed", { slug });
@@ -587,7 +605,7 @@ export async function setGitAccess(
   if (!owned.ok) return owned;
   if (typeof enabled !== "boolean") return failure(platform, "git", "invalid_git_value");
   try {
-    setPreferences(wikiDbPathOf(platform.config, slug), { GIT_WEB_SERVER: enabled ? "True" : "False" }, initOptions(platform, owned.wiki));
+    setPreferences(wikiDbPathOf(platform.config, slug), { GIT_WEB_SERVER: enabled ? "True" : "False" }, await initOptions(platform, owned.wiki));
   } catch (err) {
     return serverError(platform, "git", ctx, err, "git access: writing wiki.db failed", { slug });
   }

@@ -88,8 +88,55 @@ describe("UI limits", () => {
     expect((await post(`/app/wiki/${slug}`, u, { intent: "delete", confirm_slug: "nope" }, ip)).status).toBe(400);
     await expectHtml429(await post(`/app/wiki/${slug}`, u, { intent: "delete", confirm_slug: slug }, ip));
     expect(await tp.platform.db.wiki.findUnique({ where: { slug } })).not.toBeNull();
-    // An unknown intent has no budget and stays a plain 400.
+    // An unknown intent counts against `settings`, which still has budget: a plain 400.
     expect((await post(`/app/wiki/${slug}`, u, { intent: "nope" }, ip)).status).toBe(400);
+  });
+
+  it("every POST /app/wiki/{slug} counts: unknown or missing intents and non-form bodies charge `settings`", async () => {
+    const u = await newUser();
+    const slug = `rl-any-${seq}`;
+    await seedWiki(u, slug);
+    const ip = "10.0.6.1";
+    expect((await post(`/app/wiki/${slug}`, u, { intent: "nope" }, ip)).status).toBe(400);
+    expect((await post(`/app/wiki/${slug}`, u, {}, ip)).status).toBe(400);
+    const notAForm = await tp.request(`/app/wiki/${slug}`, {
+      method: "POST",
+      ip,
+      headers: { ...cookieHeader(u.jwt), Origin: tp.origin, "Content-Type": "application/json" },
+      body: "{",
+    });
+    expect(notAForm.status).toBe(400);
+    // The settings budget (3) is spent: a valid rename is refused and changes nothing.
+    await expectHtml429(await post(`/app/wiki/${slug}`, u, { intent: "rename", display_name: "Late" }, ip));
+    await expectHtml429(await post(`/app/wiki/${slug}`, u, { intent: "bogus" }, ip));
+    expect((await tp.platform.db.wiki.findUnique({ where: { slug } }))?.display_name).toBe("Seeded");
+    // wiki_danger is a separate budget.
+    expect((await post(`/app/wiki/${slug}`, u, { intent: "regenerate" }, ip)).status).toBe(200);
+  });
+
+  it("unauthenticated POSTs /app/wiki/{slug} count too, before authentication", async () => {
+    const u = await newUser();
+    const slug = `rl-anon-${seq}`;
+    await seedWiki(u, slug);
+    const ip = "10.0.7.1";
+    const anon = (fields: Record<string, string>) =>
+      tp.request(`/app/wiki/${slug}`, {
+        method: "POST",
+        ip,
+        headers: { Origin: tp.origin, "Content-Type": "application/x-www-form-urlencoded" },
+        body: formBody(fields),
+      });
+    const attempts: Array<Record<string, string>> = [{ intent: "rename", display_name: "x" }, { intent: "nope" }, {}];
+    for (const fields of attempts) {
+      const res = await anon(fields);
+      expect(res.status).toBe(302);
+      expect(res.headers.get("location")).toMatch(/^\/auth\/login\?return_to=/);
+    }
+    await expectHtml429(await post(`/app/wiki/${slug}`, u, { intent: "rename", display_name: "Late" }, ip));
+    // Danger intents of an anonymous client spend wiki_danger.
+    for (let i = 0; i < 2; i++) expect((await anon({ intent: "delete", confirm_slug: slug })).status).toBe(302);
+    await expectHtml429(await post(`/app/wiki/${slug}`, u, { intent: "regenerate" }, ip));
+    expect(await tp.platform.db.wiki.findUnique({ where: { slug } })).not.toBeNull();
   });
 
   it("account_delete: the third POST /app/account is 429 and the account survives", async () => {

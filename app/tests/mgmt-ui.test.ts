@@ -3,6 +3,8 @@ import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import Database from "better-sqlite3";
+import { setAccessLevels, setGitAccess } from "~/server/wikis.server";
 import { cookieHeader, startTestPlatform, type TestPlatform } from "./support/platform";
 import {
   createWikiApi,
@@ -23,6 +25,21 @@ import {
 
 const ADMIN_DID = "did:plc:uiadmin000001";
 const sha256 = (s: string) => crypto.createHash("sha256").update(s, "utf8").digest("hex");
+
+type WikiUserRow = Record<"name" | "email", string> &
+  Record<"is_admin" | "is_approved" | "allow_read" | "allow_write" | "allow_upload" | "email_confirmed", number>;
+
+/** The `"user"` rows of a wiki's wiki.db (the owner row and collaborators). */
+function wikiUsers(t: TestPlatform, slug: string): WikiUserRow[] {
+  const db = new Database(path.join(wikiDir(t, slug), "wiki.db"), { readonly: true, fileMustExist: true });
+  try {
+    return db
+      .prepare('SELECT name, email, is_admin, is_approved, allow_read, allow_write, allow_upload, email_confirmed FROM "user" ORDER BY id')
+      .all() as WikiUserRow[];
+  } finally {
+    db.close();
+  }
+}
 
 let tp: TestPlatform;
 let seq = 0;
@@ -469,6 +486,26 @@ describe("wiki settings (U10–U19)", () => {
     expect(wikiPrefs(tp, slug).READ_ACCESS).toBe("ANONYMOUS");
   });
 
+  it("U14: a refused access post keeps the levels entered (a value that is no option shows the stored one)", async () => {
+    const { u, slug } = await ownedWiki();
+    const bad = await postForm(tp, `/app/wiki/${slug}`, u, {
+      intent: "access",
+      read_access: "ANONYMOUS",
+      write_access: "PUBLIC",
+      attachment_access: "REGISTERED",
+    });
+    expect(bad.status).toBe(400);
+    const html = await bad.text();
+    const selected = (id: string) =>
+      elements(findElement(html, "select", { id }).inner, "option")
+        .filter((o) => "selected" in o.attrs)
+        .map((o) => o.attrs.value);
+    expect(selected("read_access")).toEqual(["ANONYMOUS"]);
+    expect(selected("write_access")).toEqual(["APPROVED"]);
+    expect(selected("attachment_access")).toEqual(["REGISTERED"]);
+    expect(wikiPrefs(tp, slug)).toMatchObject({ READ_ACCESS: "APPROVED", WRITE_ACCESS: "APPROVED", ATTACHMENT_ACCESS: "APPROVED" });
+  });
+
   it("U15/FS9: git toggle true/false; 'yes' → 400; READ_ACCESS=ANONYMOUS survives", async () => {
     const { u, slug } = await ownedWiki();
     await postForm(tp, `/app/wiki/${slug}`, u, { intent: "access", read_access: "ANONYMOUS", write_access: "APPROVED", attachment_access: "APPROVED" });
@@ -496,16 +533,38 @@ describe("wiki settings (U10–U19)", () => {
     fs.rmSync(dbFile);
     expect((await postForm(tp, `/app/wiki/${slug}`, u, { intent: "rename", display_name: "Repaired" })).status).toBe(302);
     expect(wikiPrefs(tp, slug)).toMatchObject({ SITE_NAME: "Repaired", READ_ACCESS: "APPROVED", _schema_version: "3" });
+    // Seeds include the owner row (contracts.md §7.3).
+    expect(wikiUsers(tp, slug)).toEqual([
+      { name: u.handle.split(".")[0], email: `@${u.handle}`, is_admin: 1, is_approved: 1, allow_read: 1, allow_write: 1, allow_upload: 1, email_confirmed: 0 },
+    ]);
     fs.rmSync(dbFile);
     fs.rmSync(`${dbFile}-wal`, { force: true });
     fs.rmSync(`${dbFile}-shm`, { force: true });
     expect((await postForm(tp, `/app/wiki/${slug}`, u, { intent: "git", enabled: "true" })).status).toBe(302);
     expect(wikiPrefs(tp, slug)).toMatchObject({ GIT_WEB_SERVER: "True", SITE_NAME: "Repaired", AUTH_METHOD: "PROXY_HEADER" });
+    expect(wikiUsers(tp, slug).map((r) => r.email)).toEqual([`@${u.handle}`]);
     // The settings page also reads a missing file as the seeded defaults.
     fs.rmSync(dbFile);
     const page = await getPage(tp, `/app/wiki/${slug}`, u);
     expect(page.res.status).toBe(200);
     expect(pageText(page.html)).toContain("Git access is off.");
+  });
+
+  it("FS10: the re-seeded owner row is the owner's, from the owner's users row, not the acting session's", async () => {
+    const { u, slug } = await ownedWiki();
+    const dbFile = path.join(wikiDir(tp, slug), "wiki.db");
+    for (const f of [dbFile, `${dbFile}-wal`, `${dbFile}-shm`]) fs.rmSync(f, { force: true });
+    // The acting identity carries a stale handle; the owner's users row is the authority.
+    const stale = { did: u.did, handle: "stale.example", is_admin: false };
+    const r = await setAccessLevels(tp.platform, stale, slug, { read_access: "APPROVED", write_access: "APPROVED", attachment_access: "APPROVED" });
+    expect(r.ok).toBe(true);
+    expect(wikiUsers(tp, slug).map((row) => row.email)).toEqual([`@${u.handle}`]);
+    // A handle displaced to another DID is stored as the owner's own DID: no "@did:…" row.
+    for (const f of [dbFile, `${dbFile}-wal`, `${dbFile}-shm`]) fs.rmSync(f, { force: true });
+    await tp.platform.db.user.update({ where: { did: u.did }, data: { handle: u.did } });
+    expect((await setGitAccess(tp.platform, stale, slug, true)).ok).toBe(true);
+    expect(wikiUsers(tp, slug)).toEqual([]);
+    expect(wikiPrefs(tp, slug).GIT_WEB_SERVER).toBe("True");
   });
 
   it("U16: regenerate renders the token with 200 (no redirect); the old hash matches no row", async () => {
@@ -568,6 +627,14 @@ describe("wiki settings (U10–U19)", () => {
       expect(res.status).toBe(400);
       expect(pageText(await res.text())).toContain("Unknown action.");
     }
+    // The owner check comes first: an unknown intent on someone else's or a missing wiki goes to the dashboard.
+    const other = await newUser();
+    const notMine = await postForm(tp, `/app/wiki/${slug}`, other, { intent: "explode" });
+    expect(notMine.status).toBe(302);
+    expect((await followFlash(tp, notMine, other)).text).toContain("Access denied.");
+    const missing = await postForm(tp, "/app/wiki/no-such-wiki", u, {});
+    expect(missing.headers.get("location")).toBe("/app/");
+    expect((await followFlash(tp, missing, u)).text).toContain("Wiki not found.");
     const put = await tp.request(`/app/wiki/${slug}`, { method: "PUT", headers: { ...cookieHeader(u.jwt), Origin: tp.origin } });
     expect(put.status).toBe(405);
     expect(put.headers.get("allow")).toBe("GET, POST");
@@ -615,6 +682,28 @@ describe("wiki settings (U10–U19)", () => {
     expect((await tp.platform.db.wiki.findUnique({ where: { slug } }))?.display_name).toBe("Via Data");
     const blocked = await postForm(tp, `/app/wiki/${slug}.data`, u, { intent: "delete", confirm_slug: slug }, { Origin: `http://${slug}.127.0.0.1:5173` });
     expect(blocked.status).toBe(403);
+  });
+});
+
+describe("MAX_WIKIS_PER_USER=2 (§1.3)", () => {
+  let two: TestPlatform;
+  beforeAll(async () => {
+    two = await startTestPlatform({ MAX_WIKIS_PER_USER: "2" });
+  });
+  afterAll(() => two.close());
+
+  it("U6/U9: the create page's notice and its 403 give the configured number", async () => {
+    const u = await two.createUser("two.bsky.social");
+    await createWikiApi(two, u, "two-one");
+    expect(findElement((await getPage(two, "/app/create", u)).html, "input", { id: "slug" })).toBeTruthy();
+    await createWikiApi(two, u, "two-two");
+    const { html } = await getPage(two, "/app/create", u);
+    expect(pageText(html)).toContain("You can only have 2 wikis on the free tier.");
+    expect(pageText(html)).not.toContain("one wiki");
+    expect(html).not.toContain('name="slug"');
+    const third = await postForm(two, "/app/create", u, { slug: "two-three", display_name: "Three" });
+    expect(third.status).toBe(403);
+    expect(pageText(await third.text())).toContain("You can only have 2 wikis on the free tier.");
   });
 });
 

@@ -2,7 +2,7 @@ import { data, Form, Link } from "react-router";
 import { AppErrorBoundary, DisplayNameField, pageTitle, FormError, McpHelp, SubmitButton, TokenDisplay } from "~/components/app";
 import { forwardErrorHeaders, readForm, pageMethodNotAllowed, pageUser } from "~/server/guards.server";
 import { defaultSlugFromHandle } from "~/server/wiki-rules.server";
-import { canCreateWiki, createWiki, type FailureCode } from "~/server/wikis.server";
+import { canCreateWiki, createWiki, wikiLimitMessage, type FailureCode } from "~/server/wikis.server";
 import type { Route } from "./+types/create";
 
 export const meta: Route.MetaFunction = ({ error }) => pageTitle("Create Wiki", error);
@@ -12,8 +12,10 @@ export const ErrorBoundary = AppErrorBoundary;
 export async function loader(args: Route.LoaderArgs) {
   const { platform } = args.context;
   const user = await pageUser(args);
+  const canCreate = await canCreateWiki(platform, user);
   return {
-    canCreate: await canCreateWiki(platform, user),
+    canCreate,
+    limitNotice: canCreate ? null : wikiLimitMessage(platform),
     defaultSlug: defaultSlugFromHandle(user.handle),
     domain: platform.config.domain,
   };
@@ -56,7 +58,7 @@ export async function action(args: Route.ActionArgs) {
 
 export default function CreateWiki({ loaderData, actionData }: Route.ComponentProps) {
   if (actionData?.created) return <WikiCreated {...actionData.created} />;
-  const { canCreate, defaultSlug, domain } = loaderData;
+  const { canCreate, limitNotice, defaultSlug, domain } = loaderData;
   const error = actionData?.error ?? undefined;
   const field = actionData?.field ?? null;
   const values = actionData?.values;
@@ -65,7 +67,7 @@ export default function CreateWiki({ loaderData, actionData }: Route.ComponentPr
       <h1>Create a new wiki</h1>
       {!canCreate && !actionData ? (
         <section className="card">
-          <p>You can only have one wiki on the free tier.</p>
+          <p>{limitNotice}</p>
           <p>
             <Link to="/app/">Back to the dashboard</Link>
           </p>

@@ -49,6 +49,13 @@ const INTENT_LIMITS = {
 type Intent = keyof typeof INTENT_LIMITS;
 const isIntent = (value: unknown): value is Intent => typeof value === "string" && Object.hasOwn(INTENT_LIMITS, value);
 
+/** The Access card's selects: form field, wiki.db preference, label. */
+const ACCESS_FIELDS = [
+  ["read_access", "READ_ACCESS", "Who can read"],
+  ["write_access", "WRITE_ACCESS", "Who can edit"],
+  ["attachment_access", "ATTACHMENT_ACCESS", "Who can upload attachments"],
+] as const;
+
 const field = (form: FormData, name: string): string => {
   const value = form.get(name);
   return typeof value === "string" ? value : "";
@@ -62,17 +69,28 @@ function inPlace(intent: Intent | null, error: string, status: number, values: R
 export async function action(args: Route.ActionArgs) {
   const { request, params, context } = args;
   if (request.method !== "POST") pageMethodNotAllowed(["GET", "POST"]);
-  const user = await pageUser(args);
   const { platform, reqId } = context;
-  const form = await readForm(request);
-  const intent = form.get("intent");
-  if (!isIntent(intent)) return inPlace(null, "Unknown action.", 400);
 
-  const wait = await platform.rateLimits.consume(INTENT_LIMITS[intent], context.clientIp);
+  // security.md §5: every POST counts, failed ones included, before authentication. The pipeline
+  // leaves this path to us because the limit follows the form's intent; a missing or unknown
+  // intent, or a body that is not form data, counts against `settings`.
+  const parsed = await readForm(request).then(
+    (form) => ({ form }),
+    (refusal: unknown) => ({ refusal }),
+  );
+  const intent = "form" in parsed ? parsed.form.get("intent") : null;
+  const limit = isIntent(intent) ? INTENT_LIMITS[intent] : "settings";
+  const wait = await platform.rateLimits.consume(limit, context.clientIp);
   if (wait !== null) {
-    platform.log.warn({ reqId, limit: INTENT_LIMITS[intent], ip: context.clientIp }, "rate limit exceeded");
+    platform.log.warn({ reqId, path: new URL(request.url).pathname, limit, ip: context.clientIp }, "rate limit exceeded");
     pageRateLimited(wait);
   }
+
+  const user = await pageUser(args);
+  if (!("form" in parsed)) throw parsed.refusal; // readForm's 400 "Invalid form data."
+  const form = parsed.form;
+  // On a missing or foreign wiki this 400 still ends on the dashboard: the loader's owner check follows.
+  if (!isIntent(intent)) return inPlace(null, "Unknown action.", 400);
 
   const slug = params.slug;
   const here = `/app/wiki/${encodeURIComponent(slug)}`;
@@ -94,7 +112,8 @@ export async function action(args: Route.ActionArgs) {
         { read_access: form.get("read_access"), write_access: form.get("write_access"), attachment_access: form.get("attachment_access") },
         ctx,
       );
-      if (!r.ok) return ownerFailure(r) ? toDashboard(context, r) : inPlace(intent, r.error.ui, r.status);
+      const entered = Object.fromEntries(ACCESS_FIELDS.map(([name]) => [name, field(form, name)]));
+      if (!r.ok) return ownerFailure(r) ? toDashboard(context, r) : inPlace(intent, r.error.ui, r.status, entered);
       return redirectWithFlash(context, here, "success", "Access settings updated.");
     }
     case "git": {
@@ -124,6 +143,12 @@ export default function WikiSettings({ loaderData, actionData }: Route.Component
   const failed = actionData?.error ? actionData : null;
   const errorFor = (intent: string) => (failed && failed.intent === intent ? (failed.error ?? undefined) : undefined);
   const token = actionData?.token ?? null;
+  // After a refused `access` post the selects keep what was entered (management.md §2); a value
+  // that is no option at all cannot be shown, so that select shows the stored level.
+  const shownLevel = (name: string, stored: string) => {
+    const entered = failed?.intent === "access" ? failed.values[name] : undefined;
+    return entered && levels.some((l) => l.value === entered) ? entered : stored;
+  };
   const adminUrl = `${wiki.url}/-/admin`;
   const gitOn = wiki.git_access_enabled;
   return (
@@ -181,16 +206,10 @@ export default function WikiSettings({ loaderData, actionData }: Route.Component
         <FormError message={errorFor("access")} />
         <Form method="post">
           <input type="hidden" name="intent" value="access" />
-          {(
-            [
-              ["read_access", "READ_ACCESS", "Who can read"],
-              ["write_access", "WRITE_ACCESS", "Who can edit"],
-              ["attachment_access", "ATTACHMENT_ACCESS", "Who can upload attachments"],
-            ] as const
-          ).map(([name, pref, label]) => (
+          {ACCESS_FIELDS.map(([name, pref, label]) => (
             <div className="field" key={name}>
               <label htmlFor={name}>{label}</label>
-              <select id={name} name={name} defaultValue={access[pref]}>
+              <select id={name} name={name} defaultValue={shownLevel(name, access[pref])}>
                 {levels.map((l) => (
                   <option key={l.value} value={l.value}>
                     {l.label}
