@@ -47,15 +47,10 @@ export function pageMethodNotAllowed(allow: string[]): never {
   throw data("Method not allowed", { status: 405, headers: { Allow: allow.join(", ") } });
 }
 
-/** A page's 429 (the per-intent limits applied in actions): `forwardErrorHeaders` passes `Retry-After` on. */
-export function pageRateLimited(retryAfterSeconds: number): never {
-  throw data("Rate limit exceeded", { status: 429, headers: { "Retry-After": String(retryAfterSeconds) } });
-}
-
 /**
  * The `headers` export of the /app pages. React Router keeps only the cookies of a thrown
  * `data(…, { headers })` unless the route whose error boundary renders it forwards the rest
- * (Retry-After, Allow); so every /app page has both this and an ErrorBoundary.
+ * (Allow); so every /app page has both this and an ErrorBoundary.
  */
 export function forwardErrorHeaders({ errorHeaders, actionHeaders }: { errorHeaders?: Headers; actionHeaders: Headers }): Headers {
   const out = new Headers();

@@ -8,7 +8,8 @@ import { createRequestHandler, type ServerBuild } from "react-router";
 import { originAllowed, originCheckApplies } from "./csrf.server";
 import { errorDetails } from "./log.server";
 import type { Platform } from "./platform.server";
-import { clientIp, limitForRequest } from "./rate-limit.server";
+import type { RateLimitName } from "./config.server";
+import { clientIp, formIntent, limitFollowsIntent, limitForRequest } from "./rate-limit.server";
 import { isApiPath, routePath, rulePath } from "./paths.server";
 import { errorResponse, readCause } from "./responses.server";
 import { createRouteMatcher } from "./route-match.server";
@@ -136,16 +137,21 @@ export function createHandler(platform: Platform, build: ServerBuild, opts: { cl
       return errorResponse(request, 403, "Cross-site request blocked", {}, { title: "Cross-site request blocked" });
     }
     const matched = matchRoute(p);
-    const limit = limitForRequest(method, p);
-    if (limit) {
+    /** Counts the request against a limit; the 429 response when it is over. */
+    const charge = async (limit: RateLimitName | null): Promise<Response | undefined> => {
+      if (!limit) return undefined;
       const wait = await platform.rateLimits.consume(limit, limit === "default" ? `${ip}:${matched?.id ?? p}` : ip);
-      if (wait !== null) {
-        state.detail = { limit };
-        return errorResponse(request, 429, "Rate limit exceeded", { "Retry-After": String(wait) }, {
-          title: "Too Many Requests",
-          detail: "Please slow down and try again later.",
-        });
-      }
+      if (wait === null) return undefined;
+      state.detail = { limit };
+      return errorResponse(request, 429, "Rate limit exceeded", { "Retry-After": String(wait) }, {
+        title: "Too Many Requests",
+        detail: "Please slow down and try again later.",
+      });
+    };
+    const byIntent = limitFollowsIntent(method, p);
+    if (!byIntent) {
+      const limited = await charge(limitForRequest(method, p));
+      if (limited) return limited;
     }
     // No CORS here: OPTIONS only says which methods a route answers.
     if (method === "OPTIONS" && matched && !matched.splat) {
@@ -154,6 +160,11 @@ export function createHandler(platform: Platform, build: ServerBuild, opts: { cl
     let body: Uint8Array | undefined;
     if (!["GET", "HEAD", "OPTIONS"].includes(method)) {
       body = await readBody(request);
+      if (byIntent) {
+        const intent = body ? await formIntent(body, request.headers.get("content-type")) : null;
+        const limited = await charge(limitForRequest(method, p, intent));
+        if (limited) return limited;
+      }
       if (!body) return errorResponse(request, 413, "Request body too large", { Connection: "close" });
     }
     const req = canonicalRequest(request, config.origin, body);

@@ -43,22 +43,53 @@ export function clientIp(request: Request, socketAddress: string, trustProxy: bo
   return socketAddress;
 }
 
-/** The limit of a request decided by path and method alone (intents are applied in their action). */
-export function limitForRequest(method: string, path: string): RateLimitName | null {
+/** The intents of POST /app/wiki/{slug} and the limit each consumes (security.md §5). */
+export const INTENT_LIMITS = {
+  rename: "settings",
+  access: "settings",
+  git: "settings",
+  regenerate: "wiki_danger",
+  delete: "wiki_danger",
+} as const satisfies Record<string, RateLimitName>;
+export type Intent = keyof typeof INTENT_LIMITS;
+export const isIntent = (value: unknown): value is Intent => typeof value === "string" && Object.hasOwn(INTENT_LIMITS, value);
+
+/** POST /app/wiki/{slug}: its limit follows the form's `intent`, so the body is read first. */
+export const limitFollowsIntent = (method: string, path: string) => method === "POST" && /^\/app\/wiki\/[^/]+$/.test(path);
+
+/**
+ * The limit of a request. For POST /app/wiki/{slug} pass the form's intent: a missing or unknown
+ * one, or a body that is not a form, counts against `settings` (every request counts).
+ */
+export function limitForRequest(method: string, path: string, intent?: unknown): RateLimitName | null {
   if (path === "/" || path.startsWith("/static/") || path.startsWith("/assets/") || path.startsWith("/favicon."))
     return null;
   if (path === "/healthz" || path === "/readyz" || path.startsWith("/api/internal/")) return null;
   const write = !["GET", "HEAD", "OPTIONS"].includes(method);
   if (path === "/api" || path.startsWith("/api/")) return write ? "api_write" : "api_read";
+  if (limitFollowsIntent(method, path)) return isIntent(intent) ? INTENT_LIMITS[intent] : "settings";
   if (method === "POST") {
     if (path === "/auth/login") return "login";
     if (path === "/auth/oauth/consent") return "consent";
     if (path === "/app/create") return "create";
     if (path === "/app/account") return "account_delete";
-    // Every POST counts, by its form intent (`settings` or `wiki_danger`; anything else, a body
-    // that is not a form and unauthenticated requests included: `settings`), in the action.
-    if (/^\/app\/wiki\/[^/]+$/.test(path)) return null;
   }
   if (method === "GET" && path === "/auth/callback") return "callback";
   return "default";
+}
+
+/** The `intent` field of a form body, or null when there is none or the body is not a form. */
+export async function formIntent(body: Uint8Array, contentType: string | null): Promise<string | null> {
+  const type = (contentType ?? "").split(";")[0].trim().toLowerCase();
+  try {
+    if (type === "application/x-www-form-urlencoded") return new URLSearchParams(new TextDecoder().decode(body)).get("intent");
+    if (type === "multipart/form-data") {
+      const form = await new Request("http://form.invalid/", { method: "POST", headers: { "Content-Type": contentType! }, body: body as BodyInit }).formData();
+      const intent = form.get("intent");
+      return typeof intent === "string" ? intent : null;
+    }
+  } catch {
+    // not a parsable form: counts as no intent
+  }
+  return null;
 }

@@ -137,6 +137,25 @@ describe("UI limits", () => {
     for (let i = 0; i < 2; i++) expect((await anon({ intent: "delete", confirm_slug: slug })).status).toBe(302);
     await expectHtml429(await post(`/app/wiki/${slug}`, u, { intent: "regenerate" }, ip));
     expect(await tp.platform.db.wiki.findUnique({ where: { slug } })).not.toBeNull();
+    // Over the budget, an anonymous client gets the 429 too (not the login redirect).
+    await expectHtml429(await anon({ intent: "rename", display_name: "y" }));
+  });
+
+  it("an intent's 429 is JSON when JSON is the best Accept match (D11)", async () => {
+    const u = await newUser();
+    const slug = `rl-json-${seq}`;
+    await seedWiki(u, slug);
+    const ip = "10.0.8.1";
+    const jsonPost = () =>
+      tp.request(`/app/wiki/${slug}`, {
+        method: "POST",
+        ip,
+        headers: { ...cookieHeader(u.jwt), Origin: tp.origin, Accept: "application/json", "Content-Type": "application/x-www-form-urlencoded" },
+        body: formBody({ intent: "regenerate" }),
+      });
+    await jsonPost();
+    await jsonPost();
+    await expectJson429(await jsonPost());
   });
 
   it("account_delete: the third POST /app/account is 429 and the account survives", async () => {

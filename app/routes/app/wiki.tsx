@@ -1,6 +1,7 @@
 import { data, Form, type AppLoadContext } from "react-router";
 import { AppErrorBoundary, DisplayNameField, pageTitle, FormError, McpHelp, SubmitButton, TokenDisplay, UsageFigures } from "~/components/app";
-import { forwardErrorHeaders, readForm, pageMethodNotAllowed, pageRateLimited, pageUser, redirectWithFlash } from "~/server/guards.server";
+import { forwardErrorHeaders, readForm, pageMethodNotAllowed, pageUser, redirectWithFlash } from "~/server/guards.server";
+import { isIntent, type Intent } from "~/server/rate-limit.server";
 import { ACCESS_LEVELS } from "~/server/wiki-rules.server";
 import {
   deleteWiki,
@@ -38,17 +39,6 @@ export async function loader(args: Route.LoaderArgs) {
   };
 }
 
-/** Each intent and the rate limit it consumes (security.md §5). */
-const INTENT_LIMITS = {
-  rename: "settings",
-  access: "settings",
-  git: "settings",
-  regenerate: "wiki_danger",
-  delete: "wiki_danger",
-} as const;
-type Intent = keyof typeof INTENT_LIMITS;
-const isIntent = (value: unknown): value is Intent => typeof value === "string" && Object.hasOwn(INTENT_LIMITS, value);
-
 /** The Access card's selects: form field, wiki.db preference, label. */
 const ACCESS_FIELDS = [
   ["read_access", "READ_ACCESS", "Who can read"],
@@ -71,25 +61,10 @@ export async function action(args: Route.ActionArgs) {
   if (request.method !== "POST") pageMethodNotAllowed(["GET", "POST"]);
   const { platform, reqId } = context;
 
-  // security.md §5: every POST counts, failed ones included, before authentication. The pipeline
-  // leaves this path to us because the limit follows the form's intent; a missing or unknown
-  // intent, or a body that is not form data, counts against `settings`.
-  const parsed = await readForm(request).then(
-    (form) => ({ form }),
-    (refusal: unknown) => ({ refusal }),
-  );
-  const intent = "form" in parsed ? parsed.form.get("intent") : null;
-  const limit = isIntent(intent) ? INTENT_LIMITS[intent] : "settings";
-  const wait = await platform.rateLimits.consume(limit, context.clientIp);
-  if (wait !== null) {
-    platform.log.warn({ reqId, path: new URL(request.url).pathname, limit, ip: context.clientIp }, "rate limit exceeded");
-    pageRateLimited(wait);
-  }
-
+  // The pipeline has charged this POST to its intent's rate limit (security.md §5).
   const user = await pageUser(args);
-  if (!("form" in parsed)) throw parsed.refusal; // readForm's 400 "Invalid form data."
-  const form = parsed.form;
-  // On a missing or foreign wiki this 400 still ends on the dashboard: the loader's owner check follows.
+  const form = await readForm(request);
+  const intent = form.get("intent");
   if (!isIntent(intent)) return inPlace(null, "Unknown action.", 400);
 
   const slug = params.slug;
