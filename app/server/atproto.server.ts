@@ -5,7 +5,7 @@ import { JoseKey, NodeOAuthClient, requestLocalLock, type NodeSavedSession, type
 import { callbackUrl, confidentialClientMetadata, loopbackClientId, ATPROTO_SCOPE } from "./client-metadata.server";
 import type { Config } from "./config.server";
 import type { Db } from "./db.server";
-import type { Keys } from "./keys.server";
+import type { ClientJwk, Keys } from "./keys.server";
 import { isoNow, parseIso } from "./time.server";
 
 /** Pending flows expire after 15 minutes (auth.md §5 step 3). */
@@ -90,7 +90,9 @@ export async function createOAuthClient(config: Config, keys: Keys, db: Db, fetc
       },
     });
   }
-  const key = await JoseKey.fromImportable(JSON.stringify(keys.clientJwk), keys.clientJwk.kid);
+  // The file keeps `use: "sig"` (contracts.md §4); the library wants private keys without it.
+  const { use: _use, ...importable } = keys.clientJwk as ClientJwk & { use?: string };
+  const key = await JoseKey.fromImportable(JSON.stringify(importable), keys.clientJwk.kid);
   return new NodeOAuthClient({
     ...common,
     clientMetadata: confidentialClientMetadata(config, keys) as never,

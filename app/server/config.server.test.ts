@@ -64,6 +64,19 @@ describe("loadConfig", () => {
     expect(c.adminServices).toEqual(["a", "b"]);
   });
 
+  it("treats empty numbers as unset, never as 0", () => {
+    const c = loadConfig({ PORT: "", MAX_WIKIS_PER_USER: " " });
+    expect(c.port).toBe(8002);
+    expect(c.maxWikisPerUser).toBe(1);
+    expect(c.domain).toBe("127.0.0.1:8002");
+  });
+
+  it("accepts valid domains and a cookie domain in any case", () => {
+    expect(loadConfig({ PLATFORM_DOMAIN: "wtf.e2e.internal:8443" }).domainHost).toBe("wtf.e2e.internal");
+    expect(loadConfig({ PLATFORM_DOMAIN: "[::1]:5000" }).domainPort).toBe("5000");
+    expect(loadConfig({ PLATFORM_DOMAIN: "robot.test", COOKIE_DOMAIN: ".Example.TEST" }).cookieDomain).toBe(".example.test");
+  });
+
   it("splits PLATFORM_DOMAIN into host and port", () => {
     const c = loadConfig({ PLATFORM_SCHEME: "https", PLATFORM_DOMAIN: "WTF.e2e.internal:8443" });
     expect(c.domain).toBe("wtf.e2e.internal:8443");
@@ -94,6 +107,12 @@ describe("loadConfig", () => {
     [{ PLATFORM_SCHEME: "https", PLC_DIRECTORY_URL: "http://127.0.0.1:2582" }, "PLC_DIRECTORY_URL"],
     [{ PLATFORM_SCHEME: "https", ATPROTO_HANDLE_RESOLVER: "http://127.0.0.1:2583" }, "ATPROTO_HANDLE_RESOLVER"],
     [{ PLC_DIRECTORY_URL: "http://plc.example.com" }, "PLC_DIRECTORY_URL"],
+    [{ PLATFORM_DOMAIN: "robot.wtf." }, "PLATFORM_DOMAIN"],
+    [{ PLATFORM_DOMAIN: "..." }, "PLATFORM_DOMAIN"],
+    [{ PLATFORM_DOMAIN: "-robot.wtf" }, "PLATFORM_DOMAIN"],
+    [{ PLATFORM_DOMAIN: "robot..wtf:8443" }, "PLATFORM_DOMAIN"],
+    [{ COOKIE_DOMAIN: "x; SameSite=None" }, "COOKIE_DOMAIN"],
+    [{ COOKIE_DOMAIN: ".robot.wtf." }, "COOKIE_DOMAIN"],
   ])("rejects %o naming %s", (env, variable) => {
     const found = problems(env as Record<string, string>);
     expect(found.join("\n")).toContain(variable);

@@ -49,6 +49,12 @@ const optionalString = z
   .optional()
   .transform((v) => (v === undefined || v.trim() === "" ? undefined : v));
 
+/** A number variable; empty counts as unset (as for every other variable), never as 0. */
+const optionalNumber = (n: z.ZodNumber) => z.preprocess((v) => (typeof v === "string" && v.trim() === "" ? undefined : v), z.coerce.number().pipe(n).optional());
+
+/** Host name labels: letters, digits and inner hyphens; no empty label, no trailing dot. */
+const HOST_NAME = "[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*";
+
 const rateLimit = z
   .string()
   .regex(/^\d+\/\d+$/, "must be <points>/<seconds>, e.g. 10/60")
@@ -59,7 +65,7 @@ const envSchema = z.object({
   PLATFORM_SCHEME: z.enum(["http", "https"]).optional(),
   PLATFORM_DOMAIN: optionalString,
   HOST: optionalString,
-  PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  PORT: optionalNumber(z.number().int().min(0).max(65535)),
   DATA_DIR: optionalString,
   ROBOT_DB_PATH: optionalString,
   WIKI_BASE: optionalString,
@@ -72,7 +78,7 @@ const envSchema = z.object({
   JWT_ISSUER: optionalString,
   JWT_AUDIENCE: optionalString,
   PLATFORM_ADMIN_DIDS: z.string().optional(),
-  MAX_WIKIS_PER_USER: z.coerce.number().int().min(0).optional(),
+  MAX_WIKIS_PER_USER: optionalNumber(z.number().int().min(0)),
   TRUST_PROXY: bool,
   PLC_DIRECTORY_URL: optionalString,
   ATPROTO_HANDLE_RESOLVER: optionalString,
@@ -183,7 +189,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const consentSecret = e.CONSENT_SECRET === "" ? undefined : e.CONSENT_SECRET;
   if (consentSecret !== undefined && (consentSecret.length < 32 || !/^[\x20-\x7e]+$/.test(consentSecret)))
     problems.push("CONSENT_SECRET must be at least 32 characters of printable ASCII");
-  if (!/^(\[[0-9a-f:.]+\]|[a-z0-9.-]+)(:\d+)?$/.test(domain)) problems.push(`PLATFORM_DOMAIN is not a valid host[:port]: ${domain}`);
+  if (!new RegExp(`^(\\[[0-9a-f:.]+\\]|${HOST_NAME})(:\\d+)?$`).test(domain)) problems.push(`PLATFORM_DOMAIN is not a valid host[:port]: ${domain}`);
+  if (e.COOKIE_DOMAIN !== undefined && !new RegExp(`^\\.?${HOST_NAME}$`).test(e.COOKIE_DOMAIN.toLowerCase()))
+    problems.push(`COOKIE_DOMAIN is not a valid cookie domain (e.g. .robot.wtf): ${e.COOKIE_DOMAIN}`);
 
   const plcDirectoryUrl = e.PLC_DIRECTORY_URL ?? "https://plc.directory";
   for (const [name, value] of [
@@ -232,7 +240,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     clientJwkPath: path.resolve(e.CLIENT_JWK_PATH ?? inData("client_jwk.json", "/srv/data/client_jwk.json")),
     sessionSecret: e.SESSION_SECRET,
     consentSecret,
-    cookieDomain: e.COOKIE_DOMAIN,
+    cookieDomain: e.COOKIE_DOMAIN?.toLowerCase(),
     robotStaticDir: e.ROBOT_STATIC_DIR,
     jwtIssuer: e.JWT_ISSUER ?? "robot.wtf",
     jwtAudience: e.JWT_AUDIENCE ?? "robot.wtf",

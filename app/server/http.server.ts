@@ -10,7 +10,7 @@ import { errorDetails } from "./log.server";
 import type { Platform } from "./platform.server";
 import type { RateLimitName } from "./config.server";
 import { clientIp, formIntent, limitFollowsIntent, limitForRequest } from "./rate-limit.server";
-import { isApiPath, routePath, rulePath } from "./paths.server";
+import { isApiPath, isDecodablePath, routePath, rulePath } from "./paths.server";
 import { errorResponse, readCause } from "./responses.server";
 import { createRouteMatcher } from "./route-match.server";
 import { isStaticPath, serveStatic } from "./static.server";
@@ -131,6 +131,7 @@ export function createHandler(platform: Platform, build: ServerBuild, opts: { cl
       if (file) return file;
       if (!raw.startsWith("/favicon")) return errorResponse(request, 404, "Not found");
     }
+    if (!isDecodablePath(raw)) return errorResponse(request, 400, "Malformed URL path");
     // security.md §2: the Origin check runs before rate limiting, authentication and body parsing.
     if (originCheckApplies(request, p) && !originAllowed(request, config.origin)) {
       state.detail = { origin: request.headers.get("origin"), secFetchSite: request.headers.get("sec-fetch-site") };

@@ -65,6 +65,16 @@ describe("production refuses to start without keys", () => {
     await expect(loadKeys(loadConfig(prodEnv(dir)))).rejects.toThrow(/CLIENT_JWK_PATH: holds an RSA key/);
   });
 
+  it("names the variable when a key path cannot be read", async () => {
+    const dir = tmp();
+    fs.mkdirSync(path.join(dir, "signing_key.pem"));
+    await expect(loadKeys(loadConfig(prodEnv(dir)))).rejects.toThrow(/^SIGNING_KEY_PATH: cannot read .*signing_key\.pem/);
+    fs.rmdirSync(path.join(dir, "signing_key.pem"));
+    fs.writeFileSync(path.join(dir, "signing_key.pem"), rsa().export({ format: "pem", type: "pkcs8" }));
+    fs.mkdirSync(path.join(dir, "client_jwk.json"));
+    await expect(loadKeys(loadConfig(prodEnv(dir)))).rejects.toThrow(/^CLIENT_JWK_PATH: cannot read /);
+  });
+
   it("never generates anything in production", async () => {
     const dir = tmp();
     await expect(loadKeys(loadConfig(prodEnv(dir)))).rejects.toBeInstanceOf(KeyError);
@@ -104,6 +114,7 @@ describe("client JWK", () => {
     ["no d", JSON.stringify({ ...ec(), d: undefined })],
     ["no kid", JSON.stringify({ ...ec(), kid: undefined })],
     ["wrong alg", JSON.stringify({ ...ec(), alg: "ES384" })],
+    ["use enc", JSON.stringify({ ...ec(), use: "enc" })],
   ])("refuses %s", (_n, text) => {
     expect(() => parseClientJwk(text)).toThrow(/CLIENT_JWK_PATH/);
   });

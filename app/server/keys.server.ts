@@ -66,12 +66,12 @@ function writeSecretFile(file: string, content: string): void {
   fs.writeFileSync(file, content, { mode: 0o600, flag: "wx" });
 }
 
-function readIfExists(file: string): string | undefined {
+function readIfExists(file: string, variable: string): string | undefined {
   try {
     return fs.readFileSync(file, "utf8");
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw new KeyError(`cannot read ${file}: ${(err as Error).message}`);
+    throw new KeyError(`${variable}: cannot read ${file}: ${(err as Error).message}`);
   }
 }
 
@@ -114,6 +114,7 @@ export function parseClientJwk(text: string, source = "CLIENT_JWK_PATH"): Client
     if (typeof jwk[member] !== "string" || !jwk[member]) throw new KeyError(`${source}: the JWK lacks "${member}"`);
   }
   if (jwk.alg !== undefined && jwk.alg !== "ES256") throw new KeyError(`${source}: alg must be ES256`);
+  if (jwk.use !== undefined && jwk.use !== "sig") throw new KeyError(`${source}: use must be "sig"`);
   try {
     crypto.createPrivateKey({ key: jwk as JWK as crypto.JsonWebKey, format: "jwk" });
   } catch (err) {
@@ -136,7 +137,7 @@ function generateClientJwk(): string {
 
 /** Read a key file, generating it first in development when it is missing. */
 function loadOrGenerate(config: Config, file: string, variable: string, generate: () => string): string {
-  const existing = readIfExists(file);
+  const existing = readIfExists(file, variable);
   if (existing !== undefined) return existing;
   if (config.production) throw new KeyError(`${variable}: no file at ${file} (required in production)`);
   writeSecretFile(file, generate());

@@ -96,6 +96,12 @@ export async function main(env: Record<string, string | undefined> = process.env
       process.exit(0);
     });
   };
+  // Whatever escapes every handler is still logged as JSON, with its cause.
+  process.on("unhandledRejection", (reason) => log.error({ err: errorDetails(reason) }, "unhandled promise rejection"));
+  process.on("uncaughtException", (err) => {
+    log.fatal({ err: errorDetails(err) }, "uncaught exception: exiting");
+    process.exit(1);
+  });
   process.once("SIGTERM", () => shutdown("SIGTERM"));
   process.once("SIGINT", () => shutdown("SIGINT"));
 }

@@ -24,3 +24,13 @@ export function rulePath(pathname: string): string {
 }
 
 export const isApiPath = (p: string) => p === "/api" || p.startsWith("/api/");
+
+/** False when a segment has a malformed percent-escape (React Router cannot decode it either). */
+export function isDecodablePath(pathname: string): boolean {
+  try {
+    pathname.split("/").forEach((seg) => decodeURIComponent(seg));
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -80,6 +80,11 @@ describe("landing, 404 and static files", () => {
       const res = await tp.request(p);
       expect(res.status, p).toBeLessThan(500);
     }
+    // A malformed escape in the path is a 400 page (JSON under /api), decided before React Router.
+    const bad = await tp.request("/app/%E0%A4%A");
+    expect(bad.status).toBe(400);
+    expect(await bad.text()).toContain("Malformed URL path");
+    expect(await (await tp.request("/api/wikis/%ff")).json()).toEqual({ error: "Malformed URL path" });
     expect((await tp.request("/", { method: "DELETE", headers: { Origin: tp.origin } })).status).toBeLessThan(500);
     expect((await tp.request("/nope", { method: "POST", headers: { Origin: tp.origin } })).status).toBe(404);
   });
