@@ -198,7 +198,8 @@ async function displayNameFromProfile(platform: Platform, did: string, reqId: st
 /** Step 10: create or refresh the users row; a handle that moved frees its old holder. */
 async function upsertUser(platform: Platform, did: string, handle: string, profileName: string | undefined) {
   return platform.db.$transaction(async (tx) => {
-    await tx.$executeRaw`UPDATE users SET handle = did WHERE handle = ${handle} AND did != ${did}`;
+    // `handle` is lowercased; predecessor rows may hold it in any case (security.md #28).
+    await tx.$executeRaw`UPDATE users SET handle = did WHERE lower(handle) = ${handle} AND did != ${did}`;
     const existing = await tx.user.findUnique({ where: { did } });
     if (!existing) {
       return tx.user.create({

@@ -360,6 +360,16 @@ describe("GET /auth/callback (CB1–CB17)", () => {
     expect((await tp.platform.db.user.findUnique({ where: { did } }))?.handle).toBe("dave2.test");
     expect((await tp.platform.db.user.findUnique({ where: { did: "did:plc:squatter" } }))?.handle).toBe("did:plc:squatter");
   });
+
+  it("a predecessor row holding the handle in another case also gives it up (CB17, security.md #28)", async () => {
+    const did = "did:plc:ivyaaaaaaaaaaaaaaaaaaaaa";
+    mock.accounts.set(did, { did, handle: "ivy.test" });
+    await tp.platform.db.user.create({ data: { did: "did:plc:oldivy", handle: "Ivy.Test", created_at: "2024-01-01T00:00:00.000000+00:00" } });
+    const { cb } = await login(tp, "ivy.test");
+    expect(cb.status).toBe(302);
+    expect((await tp.platform.db.user.findUnique({ where: { did } }))?.handle).toBe("ivy.test");
+    expect((await tp.platform.db.user.findUnique({ where: { did: "did:plc:oldivy" } }))?.handle).toBe("did:plc:oldivy");
+  });
 });
 
 describe("logout (LO1–LO5)", () => {
