@@ -21,6 +21,8 @@ import { isoNow, parseIso } from "./time.server";
 export const LOGIN_STATE_COOKIE = "login_state";
 const LOGIN_STATE_MAX_AGE = 900;
 const HANDLE_INVALID = "handle.invalid";
+/** Error code and description of an error callback, each, in the flash (auth.md §5 step 1). */
+const ERROR_TEXT_MAX = 200;
 
 // ---- input (auth.md §4.1, §4.2) ----
 
@@ -143,7 +145,8 @@ export type CallbackResult =
   | { ok: false; kind: "denied"; location: string; setCookies: string[]; flash: string }
   | { ok: false; kind: "error"; status: 400 | 502; message: string; setCookies: string[]; returnTo?: string };
 
-const printable = (s: string) => s.replace(/[^\x20-\x7e]/g, "");
+/** Printable ASCII only, at most ERROR_TEXT_MAX characters (auth.md §5 step 1). */
+const errorText = (s: string) => s.replace(/[^\x20-\x7e]/g, "").slice(0, ERROR_TEXT_MAX);
 
 function parseAppState(state: NodeSavedState): AppState | undefined {
   try {
@@ -235,13 +238,13 @@ export async function finishLogin(
   if (error) {
     const flow = state ? await readFlow(platform, state).catch(() => undefined) : undefined;
     if (state) await deleteFlow(platform, state);
-    const desc = printable(params.get("error_description") ?? "").slice(0, 200);
+    const desc = errorText(params.get("error_description") ?? "");
     const returnTo = flow?.appState?.returnTo ? safeReturnTo(platform.config, flow.appState.returnTo) : undefined;
-    platform.log.warn({ reqId, error: printable(error) }, "callback: authorization failed at the server");
+    platform.log.warn({ reqId, error: errorText(error), flow: Boolean(flow) }, "callback: authorization failed at the server");
     return {
       ok: false,
       kind: "denied",
-      flash: `Authorization failed: ${printable(error)}${desc ? `: ${desc}` : ""}`,
+      flash: `Authorization failed: ${errorText(error)}${desc ? `: ${desc}` : ""}`,
       location: "/auth/login" + (returnTo ? `?return_to=${encodeURIComponent(returnTo)}` : ""),
       setCookies: [clearBinding],
     };

@@ -260,6 +260,17 @@ describe("GET /auth/callback (CB1–CB17)", () => {
     expect(await tp.platform.db.atprotoOauthState.count({ where: { key: state } })).toBe(0);
   });
 
+  it("an overlong error and description are cut, so the flash cookie stays small (§5 step 1)", async () => {
+    const res = await tp.request(`/auth/callback?error=${"e".repeat(5000)}&error_description=${"d".repeat(5000)}`);
+    expect(res.status).toBe(302);
+    const flash = setCookies(res).find((c) => /^(__Host-)?flash=./.test(c))!;
+    expect(flash.length).toBeLessThan(2048);
+    const text = await flashText(tp, res);
+    expect(text).toContain(`Authorization failed: ${"e".repeat(200)}: ${"d".repeat(200)}`);
+    expect(text).not.toContain("e".repeat(201));
+    expect(text).not.toContain("d".repeat(201));
+  });
+
   it("missing parameters → 400 (CB3); unknown state → 400 (CB4)", async () => {
     const a = await tp.request("/auth/callback?state=abc");
     expect(a.status).toBe(400);
