@@ -10,7 +10,7 @@ import {
   type NodeSavedState,
 } from "@atproto/oauth-client-node";
 import { STATE_TTL_MS } from "./atproto.server";
-import { clearHostCookie, clearPlatformCookie, setHostCookie, setPlatformCookie } from "./cookies.server";
+import { clearHostCookie, clearPlatformCookie, setHostCookie, setPlatformCookie, signValue, unsignValue } from "./cookies.server";
 import { issuePlatformJwt, jwtSettings, verifyPlatformJwt } from "./jwt.server";
 import { errorDetails } from "./log.server";
 import { checkOutboundUrl } from "./outbound.server";
@@ -135,7 +135,10 @@ export async function startLogin(
   } catch (err) {
     return classifyAuthorizeError(platform, err, opts.reqId);
   }
-  return { ok: true, location: url.href, setCookie: setHostCookie(platform.cookies, LOGIN_STATE_COOKIE, nonce, LOGIN_STATE_MAX_AGE) };
+  // Signed like every platform cookie but platform_token (security.md #42): a cookie tossed from a
+  // wiki subdomain never verifies.
+  const binding = signValue(platform.keys.cookieKey, nonce);
+  return { ok: true, location: url.href, setCookie: setHostCookie(platform.cookies, LOGIN_STATE_COOKIE, binding, LOGIN_STATE_MAX_AGE) };
 }
 
 // ---- the callback (auth.md §5) ----
@@ -259,10 +262,12 @@ export async function finishLogin(
     return bad(400, "OAuth request not found");
   }
   const returnTo = flow.appState.returnTo ?? undefined;
-  // 4. Browser binding (D6), before any code exchange.
-  if (!sameNonce(bindingCookie, flow.appState.nonce)) {
+  // 4. Browser binding (D6), before any code exchange. The cookie is signed (security.md #42).
+  const nonce = unsignValue(platform.keys.cookieKey, bindingCookie);
+  if (!sameNonce(nonce, flow.appState.nonce)) {
     await deleteFlow(platform, state);
-    platform.log.warn({ reqId }, "callback: login binding cookie missing or different");
+    const why = !bindingCookie ? "binding cookie absent" : nonce === undefined ? "binding cookie signature invalid" : "binding cookie of another flow";
+    platform.log.warn({ reqId, reason: why }, "callback: login binding cookie missing or different");
     return bad(400, "Login session mismatch", returnTo);
   }
   // 5. Issuer.

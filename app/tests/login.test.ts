@@ -49,6 +49,12 @@ async function login(t: TestPlatform, username: string, returnTo?: string) {
   return { ...b, cb };
 }
 
+/** The binding nonce stored with a flow (what the cookie carried raw before it was signed). */
+async function flowNonce(t: TestPlatform, callback: string): Promise<string> {
+  const row = await t.platform.db.atprotoOauthState.findUnique({ where: { key: new URL(callback).searchParams.get("state")! } });
+  return JSON.parse(JSON.parse(row!.value).appState).nonce;
+}
+
 const flashText = async (t: TestPlatform, res: Response) => {
   const flash = setCookies(res).find((c) => /^(__Host-)?flash=./.test(c))!.split(";")[0];
   return (await t.request("/auth/login", { headers: { Cookie: flash } })).text();
@@ -303,6 +309,21 @@ describe("GET /auth/callback (CB1–CB17)", () => {
       expect(setCookies(res).find((c) => c.startsWith("login_state="))).toContain("Max-Age=0");
       expect(mock.calls.filter((c) => c.path === "/oauth/token").length).toBe(before);
     }
+  });
+
+  it("the binding cookie is HMAC-signed: the bare nonce, or a forged signature, is refused (security.md #42)", async () => {
+    const { callback, binding } = await begin(tp, BOB.handle);
+    const nonce = await flowNonce(tp, callback);
+    expect(binding).not.toBe(nonce);
+    const before = mock.calls.filter((c) => c.path === "/oauth/token").length;
+    const res = await tp.request(callback, { headers: { Cookie: `login_state=${nonce}` } });
+    expect(res.status).toBe(400);
+    expect(await res.text()).toContain("Login session mismatch");
+    const forged = `${Buffer.from(nonce).toString("base64url")}.${"A".repeat(43)}`;
+    const again = await begin(tp, BOB.handle);
+    const res2 = await tp.request(again.callback, { headers: { Cookie: `login_state=${forged}` } });
+    expect(res2.status).toBe(400);
+    expect(mock.calls.filter((c) => c.path === "/oauth/token").length).toBe(before);
   });
 
   it("an iss that differs from the flow's issuer → 400 (CB10)", async () => {
