@@ -21,6 +21,8 @@ import { isoNow, parseIso } from "./time.server";
 export const LOGIN_STATE_COOKIE = "login_state";
 const LOGIN_STATE_MAX_AGE = 900;
 const HANDLE_INVALID = "handle.invalid";
+/** How long logout, account deletion or a refused callback waits for a revocation (auth.md §6: best effort). */
+const REVOKE_WAIT_MS = 2_500;
 /** Error code and description of an error callback, each, in the flash (auth.md §5 step 1). */
 const ERROR_TEXT_MAX = 200;
 
@@ -219,13 +221,35 @@ async function upsertUser(platform: Platform, did: string, handle: string, profi
   });
 }
 
+/**
+ * Revoke a DID's ATProto session at its authorization server, best effort and bounded: an AS that
+ * never answers holds the caller up for at most REVOKE_WAIT_MS (the revocation carries on in the
+ * background). The stored session is deleted whatever happened (auth.md §6, D14).
+ */
 async function revokeQuietly(platform: Platform, did: string, reqId: string) {
-  try {
-    await oauthClient(platform).revoke(did);
-  } catch (err) {
-    platform.log.warn({ reqId, did, err: errorDetails(err) }, "revoking the ATProto session failed");
+  const revocation = oauthClient(platform)
+    .revoke(did)
+    .then(
+      () => "done" as const,
+      (err) => {
+        platform.log.warn({ reqId, did, err: errorDetails(err) }, "revoking the ATProto session failed");
+        return "failed" as const;
+      },
+    );
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<"timeout">((resolve) => {
+    timer = setTimeout(() => resolve("timeout"), REVOKE_WAIT_MS);
+  });
+  const outcome = await Promise.race([revocation, timeout]);
+  clearTimeout(timer);
+  if (outcome === "timeout") {
+    platform.log.warn({ reqId, did, waitedMs: REVOKE_WAIT_MS }, "revoking the ATProto session did not finish in time; deleting it anyway");
   }
-  await platform.db.atprotoOauthSession.deleteMany({ where: { key: did } });
+  try {
+    await platform.db.atprotoOauthSession.deleteMany({ where: { key: did } });
+  } catch (err) {
+    platform.log.error({ reqId, did, err: errorDetails(err) }, "deleting the stored ATProto session failed");
+  }
 }
 
 export async function finishLogin(

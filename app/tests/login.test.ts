@@ -49,6 +49,9 @@ async function login(t: TestPlatform, username: string, returnTo?: string) {
   return { ...b, cb };
 }
 
+/** The JSON log lines written since `from` (an index into t.logs). */
+const logLines = (t: TestPlatform, from: number) => t.logs.slice(from).map((l) => JSON.parse(l) as Record<string, unknown>);
+
 /** The binding nonce stored with a flow (what the cookie carried raw before it was signed). */
 async function flowNonce(t: TestPlatform, callback: string): Promise<string> {
   const row = await t.platform.db.atprotoOauthState.findUnique({ where: { key: new URL(callback).searchParams.get("state")! } });
@@ -416,6 +419,25 @@ describe("logout (LO1–LO5)", () => {
     expect(setCookies(res).find((c) => c.startsWith("platform_token="))).toMatch(/^platform_token=; Path=\/; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; SameSite=Lax$/);
     expect(mock.revoked.length).toBeGreaterThan(revokedBefore);
     expect(await tp.platform.db.atprotoOauthSession.count({ where: { key: BOB.did } })).toBe(0);
+  });
+
+  it("an authorization server that never answers the revocation does not hold logout up (§6 step 1)", async () => {
+    const { cb } = await login(tp, BOB.handle);
+    const jwt = cookieValue(cb, "platform_token")!;
+    mock.faults.revokeHang = true;
+    const revokeCalls = mock.calls.filter((c) => c.path === "/oauth/revoke").length;
+    const before = tp.logs.length;
+    const started = Date.now();
+    const res = await tp.request("/auth/logout", { headers: cookieHeader(jwt) });
+    const took = Date.now() - started;
+    expect(res.status).toBe(302);
+    expect(setCookies(res).find((c) => c.startsWith("platform_token="))).toContain("Max-Age=0");
+    expect(mock.calls.filter((c) => c.path === "/oauth/revoke").length).toBe(revokeCalls + 1); // it was asked
+    expect(took).toBeLessThan(5_000); // the outbound timeout alone would be 10 s
+    expect(await tp.platform.db.atprotoOauthSession.count({ where: { key: BOB.did } })).toBe(0);
+    const warned = logLines(tp, before).find((l) => l.level === "warn" && /revoking the ATProto session/.test(String(l.msg)));
+    expect(warned).toMatchObject({ did: BOB.did });
+    expect(warned?.reqId).toBeTruthy();
   });
 
   it("no cookie or an invalid one → 302, never an error (LO3)", async () => {

@@ -31,6 +31,8 @@ export interface Faults {
   parStatus?: number;
   /** Profile lookup answers this status. */
   profileStatus?: number;
+  /** Revocation endpoint accepts the request and never answers. */
+  revokeHang?: boolean;
 }
 
 export interface MockNetwork {
@@ -206,6 +208,7 @@ export async function startMockNetwork(): Promise<MockNetwork> {
         }
         case "/oauth/revoke":
           revoked.push(body?.token ?? "");
+          if (faults.revokeHang) return; // never answers
           return json(res, 200, {});
       }
       json(res, 404, { error: "not found" });
