@@ -180,9 +180,8 @@ function sameNonce(a: string | undefined, b: string | undefined): boolean {
   return x.length === y.length && crypto.timingSafeEqual(x, y);
 }
 
-function classifyCallbackError(platform: Platform, err: unknown, reqId: string): { status: 400 | 502; message: string } {
+function classifyCallbackError(err: unknown): { status: 400 | 502; message: string } {
   const cause = err instanceof OAuthCallbackError && err.cause ? err.cause : err;
-  platform.log.warn({ reqId, err: errorDetails(err) }, "callback: code exchange failed");
   const issues = (cause as { issues?: { path?: (string | number)[] }[] })?.issues;
   if (Array.isArray(issues) && issues.some((i) => i.path?.[0] === "scope")) return { status: 400, message: "Scope mismatch" };
   if (cause instanceof TypeError && cause.message === "Issuer mismatch") return { status: 400, message: "Auth server mismatch" };
@@ -252,6 +251,17 @@ async function revokeQuietly(platform: Platform, did: string, reqId: string) {
   }
 }
 
+/**
+ * Error details with the callback's secret values (state, code) cut out: library messages may
+ * quote them (e.g. `Unknown authorization session "<state>"` when a replay races the original).
+ */
+export function scrubbedErrorDetails(err: unknown, secrets: string[]): Record<string, unknown> {
+  let text = JSON.stringify(errorDetails(err));
+  // Only values long enough to be real secrets: a short made-up `code=x` must not blank the log.
+  for (const secret of secrets) if (secret.length >= 8) text = text.split(JSON.stringify(secret).slice(1, -1)).join("[redacted]");
+  return JSON.parse(text);
+}
+
 export async function finishLogin(
   platform: Platform,
   params: URLSearchParams,
@@ -260,6 +270,7 @@ export async function finishLogin(
 ): Promise<CallbackResult> {
   const clearBinding = clearHostCookie(platform.cookies, LOGIN_STATE_COOKIE);
   const state = params.get("state") ?? "";
+  const code = params.get("code") ?? "";
   const error = params.get("error");
   // 1. The authorization server reported an error.
   if (error) {
@@ -276,14 +287,27 @@ export async function finishLogin(
       setCookies: [clearBinding],
     };
   }
-  const bad = (status: 400 | 502, message: string, returnTo?: string): CallbackResult => ({ ok: false, kind: "error", status, message, setCookies: [clearBinding], returnTo });
+  /** Every refusal: one warn line with its cause (D15, E4), never the state or code values. */
+  const bad = (
+    status: 400 | 502,
+    message: string,
+    opts: { returnTo?: string; cause?: unknown; detail?: Record<string, unknown> } = {},
+  ): CallbackResult => {
+    const err = opts.cause === undefined ? undefined : scrubbedErrorDetails(opts.cause, [state, code]);
+    platform.log.warn({ reqId, status, message, ...opts.detail, ...(err ? { err } : {}) }, "callback refused");
+    return { ok: false, kind: "error", status, message, setCookies: [clearBinding], returnTo: opts.returnTo };
+  };
   // 2. Required parameters.
-  if (!state || !params.get("iss") || !params.get("code")) return bad(400, "Missing required OAuth callback parameters");
+  if (!state || !params.get("iss") || !code) {
+    const missing = (["state", "iss", "code"] as const).filter((name) => !params.get(name));
+    return bad(400, "Missing required OAuth callback parameters", { detail: { missing } });
+  }
   // 3. The pending flow: present, fresh, unused.
   const flow = await readFlow(platform, state);
   if (!flow || flow.expired || !flow.appState) {
     if (flow) await deleteFlow(platform, state);
-    return bad(400, "OAuth request not found");
+    const why = !flow ? "no such flow (unknown, used or purged)" : flow.expired ? "flow expired" : "flow without app state";
+    return bad(400, "OAuth request not found", { detail: { reason: why } });
   }
   const returnTo = flow.appState.returnTo ?? undefined;
   // 4. Browser binding (D6), before any code exchange. The cookie is signed (security.md #42).
@@ -291,13 +315,12 @@ export async function finishLogin(
   if (!sameNonce(nonce, flow.appState.nonce)) {
     await deleteFlow(platform, state);
     const why = !bindingCookie ? "binding cookie absent" : nonce === undefined ? "binding cookie signature invalid" : "binding cookie of another flow";
-    platform.log.warn({ reqId, reason: why }, "callback: login binding cookie missing or different");
-    return bad(400, "Login session mismatch", returnTo);
+    return bad(400, "Login session mismatch", { returnTo, detail: { reason: why } });
   }
   // 5. Issuer.
   if (params.get("iss") !== flow.saved.iss) {
     await deleteFlow(platform, state);
-    return bad(400, "Issuer mismatch", returnTo);
+    return bad(400, "Issuer mismatch", { returnTo, detail: { iss: params.get("iss")?.slice(0, 200), expected: flow.saved.iss } });
   }
   // 6. Code exchange (the library consumes the flow whatever the outcome).
   let did: string;
@@ -306,27 +329,31 @@ export async function finishLogin(
     did = session.did;
   } catch (err) {
     await deleteFlow(platform, state);
-    const { status, message } = classifyCallbackError(platform, err, reqId);
-    return bad(status, message, returnTo);
+    const { status, message } = classifyCallbackError(err);
+    return bad(status, message, { returnTo, cause: err });
   }
   // 7. Subject.
   if (flow.appState.expectedDid && did !== flow.appState.expectedDid) {
-    platform.log.warn({ reqId, did, expected: flow.appState.expectedDid }, "callback: token subject mismatch");
     await revokeQuietly(platform, did, reqId);
-    return bad(400, "Token subject mismatch", returnTo);
+    return bad(400, "Token subject mismatch", { returnTo, detail: { did, expected: flow.appState.expectedDid } });
   }
   // 8. Verified handle, both ways, lowercased.
   let handle: string;
+  let resolveError: unknown;
   try {
     const info = await oauthClient(platform).identityResolver.resolve(did, { noCache: true });
     handle = info.handle.toLowerCase();
   } catch (err) {
-    platform.log.warn({ reqId, did, err: errorDetails(err) }, "callback: resolving the DID failed");
+    resolveError = err;
     handle = HANDLE_INVALID;
   }
   if (handle === HANDLE_INVALID) {
     await revokeQuietly(platform, did, reqId);
-    return bad(400, "Failed to resolve identity: no verified handle", returnTo);
+    return bad(400, "Failed to resolve identity: no verified handle", {
+      returnTo,
+      cause: resolveError,
+      detail: { did, reason: resolveError ? "resolving the DID failed" : "the DID's handle does not resolve back to it" },
+    });
   }
   // 9–10. Display name and users row.
   const profileName = await displayNameFromProfile(platform, did, reqId);

@@ -516,8 +516,91 @@ describe("rate limits on login and callback (RL1, RL5)", () => {
   });
 });
 
+describe("every callback refusal is logged with its cause (E4, D15)", () => {
+  /** name, the callback URL (and binding cookie) to send, the expected status and message. */
+  type Case = [string, () => Promise<string | readonly [string, string]>, number, string];
+  it.each<Case>([
+    ["missing parameters", async () => "/auth/callback?state=abc", 400, "Missing required OAuth callback parameters"],
+    ["an unknown state", async () => `/auth/callback?state=nope&iss=${encodeURIComponent(mock.issuer)}&code=x`, 400, "OAuth request not found"],
+    [
+      "an issuer mismatch",
+      async () => {
+        const { callback, binding } = await begin(tp, BOB.handle);
+        const u = new URL(callback);
+        u.searchParams.set("iss", "https://evil.example");
+        return [u.href, `login_state=${binding}`];
+      },
+      400,
+      "Issuer mismatch",
+    ],
+    ["a binding mismatch", async () => [(await begin(tp, BOB.handle)).callback, "login_state=x"], 400, "Login session mismatch"],
+  ])("%s: one warn line with reqId, status and message", async (_name, make, status, message) => {
+    const made = await make();
+    const [url, cookie] = typeof made === "string" ? [made, undefined] : made;
+    const before = tp.logs.length;
+    const res = await tp.request(url, { headers: cookie ? { Cookie: cookie } : {} });
+    expect(res.status).toBe(status);
+    const refusals = logLines(tp, before).filter((l) => l.msg === "callback refused");
+    expect(refusals).toHaveLength(1);
+    expect(refusals[0]).toMatchObject({ level: "warn", status, message });
+    expect(refusals[0].reqId).toBe(res.headers.get("x-request-id"));
+  });
+
+  it("a failed code exchange is logged with the library's cause", async () => {
+    const { callback, binding } = await begin(tp, BOB.handle);
+    mock.faults.tokenStatus = 500;
+    const before = tp.logs.length;
+    const res = await tp.request(callback, { headers: { Cookie: `login_state=${binding}` } });
+    expect(res.status).toBe(502);
+    const refusal = logLines(tp, before).find((l) => l.msg === "callback refused");
+    expect(refusal).toMatchObject({ level: "warn", status: 502, message: "Token exchange failed" });
+    expect(JSON.stringify(refusal?.err)).toContain("server_error");
+  });
+});
+
 describe("logs never carry secrets (E4, T3)", () => {
-  it("no cookie, token, code or state value appears in the logs", async () => {
+  it("no code, state or binding value appears in the logs of failed callbacks", async () => {
+    const before = tp.logs.length;
+    const secrets: string[] = [];
+    const note = (callback: string, binding?: string) => {
+      const q = new URL(callback).searchParams;
+      secrets.push(q.get("code")!, q.get("state")!, ...(binding ? [binding] : []));
+    };
+    // Binding mismatch, issuer mismatch, token exchange failure, scope mismatch, an error callback with a state.
+    const a = await begin(tp, BOB.handle);
+    note(a.callback, a.binding);
+    await tp.request(a.callback, { headers: { Cookie: "login_state=someone-elses" } });
+    const b = await begin(tp, BOB.handle);
+    note(b.callback, b.binding);
+    const wrongIss = new URL(b.callback);
+    wrongIss.searchParams.set("iss", "https://evil.example");
+    await tp.request(wrongIss.href, { headers: { Cookie: `login_state=${b.binding}` } });
+    const c = await begin(tp, BOB.handle);
+    note(c.callback, c.binding);
+    mock.faults.tokenStatus = 500;
+    await tp.request(c.callback, { headers: { Cookie: `login_state=${c.binding}` } });
+    delete mock.faults.tokenStatus;
+    const d = await begin(tp, BOB.handle);
+    note(d.callback, d.binding);
+    mock.faults.tokenScope = "transition:generic";
+    await tp.request(d.callback, { headers: { Cookie: `login_state=${d.binding}` } });
+    delete mock.faults.tokenScope;
+    const e = await begin(tp, BOB.handle);
+    note(e.callback, e.binding);
+    await tp.request(`/auth/callback?state=${new URL(e.callback).searchParams.get("state")}&error=access_denied`, {
+      headers: { Cookie: `login_state=${e.binding}` },
+    });
+    // The same callback twice at once (a double-click, or a replay racing the original).
+    const f = await begin(tp, BOB.handle);
+    note(f.callback, f.binding);
+    await Promise.all([0, 1].map(() => tp.request(f.callback, { headers: { Cookie: `login_state=${f.binding}` } })));
+    const logs = tp.logs.slice(before).join("\n");
+    expect(logs).toContain("callback refused");
+    for (const secret of secrets) expect(logs).not.toContain(secret);
+  });
+
+
+  it("no cookie, token, code or state value appears in the logs of a login and logout", async () => {
     const { cb, callback } = await login(tp, BOB.handle);
     const jwt = cookieValue(cb, "platform_token")!;
     await tp.request("/auth/logout", { headers: cookieHeader(jwt) });
