@@ -3,6 +3,7 @@ import { SignJWT, UnsecuredJWT } from "jose";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startMockNetwork, type MockNetwork } from "./support/mock-atproto";
 import { cookieHeader, startTestPlatform, type TestPlatform } from "./support/platform";
+import { freePort } from "./support/process";
 
 let mock: MockNetwork;
 let tp: TestPlatform;
@@ -195,6 +196,32 @@ describe("POST /auth/login (L2–L8)", () => {
     expect(await res.text()).toContain("Failed to resolve identity: DID document not found");
   });
 
+  it("a DID whose DID document claims a handle that does not resolve back → 400 (§4.3)", async () => {
+    const did = "did:plc:eveaaaaaaaaaaaaaaaaaaaaa";
+    mock.accounts.set(did, { did, handle: "eve.test", docHandle: "not-eve.test" });
+    const res = await tp.request("/auth/login", form({ username: did }));
+    expect(res.status).toBe(400);
+    expect(await res.text()).toContain("Failed to resolve identity: handle does not match DID");
+    expect(mock.calls.some((c) => c.path === "/oauth/par" && c.body?.login_hint === did)).toBe(false);
+  });
+
+  it.each(["did", "handle"] as const)("a DID document without #atproto_pds → 400 (§4.3, %s input)", async (kind) => {
+    const did = kind === "did" ? "did:plc:nopdsdidaaaaaaaaaaaaaaaa" : "did:plc:nopdshandleaaaaaaaaaaaaa";
+    mock.accounts.set(did, { did, handle: `nopds-${kind}.test`, pds: null });
+    const res = await tp.request("/auth/login", form({ username: kind === "did" ? did : `nopds-${kind}.test` }));
+    expect(res.status).toBe(400);
+    expect(await res.text()).toContain("Failed to resolve identity: no #atproto_pds service in the DID document");
+  });
+
+  it("a PDS that refuses connections → 502 'Failed to fetch Auth Server OAuth metadata' (L8)", async () => {
+    const closed = await freePort();
+    const did = "did:plc:refusedaaaaaaaaaaaaaaaaa";
+    mock.accounts.set(did, { did, handle: "refused.test", pds: `http://127.0.0.1:${closed}` });
+    const res = await tp.request("/auth/login", form({ username: "refused.test" }));
+    expect(res.status).toBe(502);
+    expect(await res.text()).toContain("Failed to fetch Auth Server OAuth metadata");
+  });
+
   it("unreachable or invalid AS metadata → 502 (L8)", async () => {
     mock.faults.metadataStatus = 500;
     const first = await startTestPlatform(env()); // no metadata cache from earlier logins
@@ -254,6 +281,9 @@ describe("GET /auth/callback (CB1–CB17)", () => {
     expect(cb.status).toBe(302);
     expect((await tp.platform.db.user.findUnique({ where: { did } }))?.display_name).toBe("carol.test");
     expect(tp.logs.join("")).toContain("display name lookup failed (tolerated)");
+    const me = await tp.request("/api/me", { headers: cookieHeader(cookieValue(cb, "platform_token")!) });
+    expect(me.status).toBe(200);
+    expect(await me.json()).toEqual({ did, handle: "carol.test", display_name: "carol.test" });
   });
 
   it("an error callback → 302 /auth/login with the flash; the deep link survives (CB1, CB2)", async () => {
@@ -365,6 +395,51 @@ describe("GET /auth/callback (CB1–CB17)", () => {
     const html = await res.text();
     expect(html).toContain("Token exchange failed");
     expect(html).toContain('href="/auth/login?return_to=%2Fapp%2Faccount"');
+  });
+
+  it("a token endpoint that never answers → 502 'Token exchange failed' after the outbound timeout (CB13)", async () => {
+    const { callback, binding } = await begin(tp, BOB.handle, "/app/account");
+    mock.faults.tokenHang = true;
+    const res = await tp.request(callback, { headers: { Cookie: `login_state=${binding}` } });
+    expect(res.status).toBe(502);
+    const html = await res.text();
+    expect(html).toContain("Token exchange failed");
+    expect(html).toContain('href="/auth/login?return_to=%2Fapp%2Faccount"');
+    expect(setCookies(res).some((c) => c.startsWith("platform_token="))).toBe(false);
+  }, 40_000);
+
+  it("a sub whose DID document leads to another authorization server → 400 'Auth server mismatch' (§5 step 6)", async () => {
+    const other = await startMockNetwork();
+    try {
+      const did = "did:plc:elsewhereaaaaaaaaaaaaaaa";
+      mock.accounts.set(did, { did, handle: "elsewhere.test", pds: other.url });
+      const { callback, binding } = await begin(tp, mock.url); // a server-URL login: no expected DID
+      mock.faults.tokenSub = did;
+      const revokedBefore = mock.revoked.length;
+      const res = await tp.request(callback, { headers: { Cookie: `login_state=${binding}` } });
+      expect(res.status).toBe(400);
+      expect(await res.text()).toContain("Auth server mismatch");
+      expect(setCookies(res).some((c) => c.startsWith("platform_token="))).toBe(false);
+      expect(mock.revoked.length).toBeGreaterThan(revokedBefore);
+      expect(await tp.platform.db.atprotoOauthSession.count({ where: { key: did } })).toBe(0);
+      expect(await tp.platform.db.user.count({ where: { did } })).toBe(0);
+    } finally {
+      await other.close();
+    }
+  });
+
+  it("a DID without a verified handle at callback time → 400, the new session revoked and deleted (§5 step 8)", async () => {
+    const did = "did:plc:frankaaaaaaaaaaaaaaaaaaa";
+    mock.accounts.set(did, { did, handle: "frank.test" });
+    const { callback, binding } = await begin(tp, did);
+    mock.accounts.set(did, { did, handle: "frank.test", docHandle: "not-frank.test" }); // the handle moved away meanwhile
+    const revokedBefore = mock.revoked.length;
+    const res = await tp.request(callback, { headers: { Cookie: `login_state=${binding}` } });
+    expect(res.status).toBe(400);
+    expect(await res.text()).toContain("Failed to resolve identity: no verified handle");
+    expect(mock.revoked.length).toBeGreaterThan(revokedBefore);
+    expect(await tp.platform.db.atprotoOauthSession.count({ where: { key: did } })).toBe(0);
+    expect(await tp.platform.db.user.count({ where: { did } })).toBe(0);
   });
 
   it("a consent return_to comes back exactly; a callback return_to has no effect (CB14, CB15)", async () => {
