@@ -111,6 +111,19 @@ describe("loadConfig", () => {
     expect(c.devMode).toBe(false);
   });
 
+  it.each(["localhost:5173", "localhost", "robot.test:5173"])("dev mode with PLATFORM_DOMAIN=%s: a clear message naming it and suggesting 127.0.0.1", (domain) => {
+    const found = problems({ PLATFORM_DOMAIN: domain, PORT: "5173" });
+    expect(found).toHaveLength(1);
+    expect(found[0]).toContain(`PLATFORM_DOMAIN=${domain}`);
+    expect(found[0]).toContain("PLATFORM_DOMAIN=127.0.0.1:5173");
+  });
+
+  it("dev mode accepts the loopback IPs, https accepts any host", () => {
+    expect(problems({ PLATFORM_DOMAIN: "127.0.0.1:5000" })).toEqual([]);
+    expect(problems({ PLATFORM_DOMAIN: "[::1]:5000" })).toEqual([]);
+    expect(problems({ PLATFORM_SCHEME: "https", PLATFORM_DOMAIN: "localhost:8443" })).toEqual([]);
+  });
+
   describe("production refusals (D17)", () => {
     it.each([
       [{ PLATFORM_SCHEME: "http" }, "PLATFORM_SCHEME"],

@@ -145,6 +145,9 @@ export function isIpOrLocalhost(host: string): boolean {
   return bare === "localhost" || net.isIP(bare) !== 0;
 }
 
+/** Hosts the ATProto loopback client of dev mode may redirect to (RFC 8252: an IP, never "localhost"). */
+const LOOPBACK_REDIRECT_HOSTS = new Set(["127.0.0.1", "[::1]"]);
+
 function isLoopbackHttpUrl(value: string): boolean {
   try {
     const u = new URL(value);
@@ -183,7 +186,20 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const consentSecret = e.CONSENT_SECRET === "" ? undefined : e.CONSENT_SECRET;
   if (consentSecret !== undefined && (consentSecret.length < 32 || !/^[\x20-\x7e]+$/.test(consentSecret)))
     problems.push("CONSENT_SECRET must be at least 32 characters of printable ASCII");
-  if (!/^(\[[0-9a-f:.]+\]|[a-z0-9.-]+)(:\d+)?$/.test(domain)) problems.push(`PLATFORM_DOMAIN is not a valid host[:port]: ${domain}`);
+  const domainValid = /^(\[[0-9a-f:.]+\]|[a-z0-9.-]+)(:\d+)?$/.test(domain);
+  if (!domainValid) problems.push(`PLATFORM_DOMAIN is not a valid host[:port]: ${domain}`);
+
+  // Dev mode is the ATProto loopback client (auth.md §9): its redirect_uri, and so the platform's
+  // own origin, must be on a loopback IP. The OAuth library would refuse anything else at start-up
+  // with a raw validation dump.
+  if (devMode && domainValid && !LOOPBACK_REDIRECT_HOSTS.has(domainHost)) {
+    const suggestion = `127.0.0.1:${domainPort || port}`;
+    problems.push(
+      domainHost === "localhost"
+        ? `PLATFORM_DOMAIN=${domain} does not work in dev mode (PLATFORM_SCHEME=http): the ATProto loopback client must use a loopback IP, not "localhost" (RFC 8252). Use PLATFORM_DOMAIN=${suggestion}`
+        : `PLATFORM_DOMAIN=${domain} does not work in dev mode (PLATFORM_SCHEME=http), which uses the ATProto loopback client on 127.0.0.1. Use PLATFORM_DOMAIN=${suggestion}, or PLATFORM_SCHEME=https for a real host name`,
+    );
+  }
 
   const plcDirectoryUrl = e.PLC_DIRECTORY_URL ?? "https://plc.directory";
   for (const [name, value] of [

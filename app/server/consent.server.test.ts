@@ -160,7 +160,7 @@ describe("redirect targets", () => {
 
   it("the MCP issuer follows MCP_ISSUER_TEMPLATE", () => {
     expect(mcpIssuer(prod, "alice")).toBe("https://alice.robot.wtf");
-    const custom = loadConfig({ NODE_ENV: "test", PLATFORM_DOMAIN: "robot.wtf", DATA_DIR: "/tmp/x", MCP_ISSUER_TEMPLATE: "https://{slug}.{domain}/mcp" });
+    const custom = loadConfig({ NODE_ENV: "test", PLATFORM_SCHEME: "https", PLATFORM_DOMAIN: "robot.wtf", DATA_DIR: "/tmp/x", MCP_ISSUER_TEMPLATE: "https://{slug}.{domain}/mcp" });
     expect(mcpIssuer(custom, "bob")).toBe("https://bob.robot.wtf/mcp");
   });
 

@@ -105,6 +105,18 @@ describe("development start from an empty DATA_DIR (H5)", () => {
   });
 });
 
+describe("development start with PLATFORM_DOMAIN=localhost:<port>", () => {
+  it("exits non-zero with a message naming PLATFORM_DOMAIN and suggesting 127.0.0.1:<port>, not a library dump", async () => {
+    const server = spawnServer({ NODE_ENV: "development", DATA_DIR: path.join(tmp(), "data"), PORT: "5173", HOST: "127.0.0.1", PLATFORM_DOMAIN: "localhost:5173", LOG_LEVEL: "info" });
+    expect(await server.exited).not.toBe(0);
+    const out = server.output();
+    expect(out).toContain("PLATFORM_DOMAIN=localhost:5173");
+    expect(out).toContain("PLATFORM_DOMAIN=127.0.0.1:5173");
+    expect(out).not.toContain("ZodError");
+    expect(out).not.toContain("redirect_uris");
+  });
+});
+
 describe("graceful shutdown", () => {
   it("SIGTERM during a slow request: it completes, new connections are refused, exit code 0", async () => {
     const d = prodData();
