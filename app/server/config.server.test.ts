@@ -132,6 +132,13 @@ describe("loadConfig", () => {
       [{ SESSION_SECRET: "dev-secret-0123456789012345678901234567" }, "SESSION_SECRET"],
       [{ CONSENT_SECRET: "abc" }, "CONSENT_SECRET"],
       [{ PLC_DIRECTORY_URL: "http://127.0.0.1:2582" }, "PLC_DIRECTORY_URL"],
+      // What the outbound rules (security.md §6) would refuse on every login is refused at start-up.
+      [{ PLC_DIRECTORY_URL: "https://10.0.0.1" }, "PLC_DIRECTORY_URL"],
+      [{ PLC_DIRECTORY_URL: "https://[2001:db8::1]" }, "PLC_DIRECTORY_URL"],
+      [{ ATPROTO_HANDLE_RESOLVER: "https://resolver.example:8443" }, "ATPROTO_HANDLE_RESOLVER"],
+      [{ ATPROTO_HANDLE_RESOLVER: "https://user:pw@resolver.example" }, "ATPROTO_HANDLE_RESOLVER"],
+      [{ BSKY_APPVIEW_URL: "https://appview.internal" }, "BSKY_APPVIEW_URL"],
+      [{ BSKY_APPVIEW_URL: "https://localhost" }, "BSKY_APPVIEW_URL"],
     ])("refuses %o", (extra, variable) => {
       expect(problems(prod(extra as Record<string, string>)).join("\n")).toContain(variable);
     });
@@ -142,6 +149,14 @@ describe("loadConfig", () => {
 
     it("accepts a complete production configuration", () => {
       expect(problems(prod({ CONSENT_SECRET: "c".repeat(32) }))).toEqual([]);
+      const services = { PLC_DIRECTORY_URL: "https://plc.example.com", ATPROTO_HANDLE_RESOLVER: "https://resolver.example.com", BSKY_APPVIEW_URL: "https://api.example.com:443" };
+      expect(problems(prod(services))).toEqual([]);
+    });
+
+    it("names the outbound rule's reason for a refused service URL", () => {
+      expect(problems(prod({ PLC_DIRECTORY_URL: "https://10.0.0.1" }))).toEqual([
+        "PLC_DIRECTORY_URL must be an https URL to a public DNS name (the outbound request rules refuse it: IP address hosts are not allowed): https://10.0.0.1",
+      ]);
     });
   });
 });

@@ -3,6 +3,7 @@
 import net from "node:net";
 import path from "node:path";
 import { z } from "zod";
+import { checkOutboundUrl } from "./outbound.server";
 
 export class ConfigError extends Error {
   constructor(public readonly problems: string[]) {
@@ -148,15 +149,6 @@ export function isIpOrLocalhost(host: string): boolean {
 /** Hosts the ATProto loopback client of dev mode may redirect to (RFC 8252: an IP, never "localhost"). */
 const LOOPBACK_REDIRECT_HOSTS = new Set(["127.0.0.1", "[::1]"]);
 
-function isLoopbackHttpUrl(value: string): boolean {
-  try {
-    const u = new URL(value);
-    return u.protocol === "http:" && ["localhost", "127.0.0.1", "[::1]"].includes(u.hostname);
-  } catch {
-    return false;
-  }
-}
-
 /** Build the configuration from an environment; throws ConfigError listing every problem. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   const parsed = envSchema.safeParse(env);
@@ -201,6 +193,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     );
   }
 
+  // The ATProto services are reached through the outbound rules (security.md §6) on every login:
+  // a URL those rules refuse (IP literal, explicit port, .internal host, plain http off loopback)
+  // would fail every login, so it fails start-up instead, by the same rule.
   const plcDirectoryUrl = e.PLC_DIRECTORY_URL ?? "https://plc.directory";
   for (const [name, value] of [
     ["PLC_DIRECTORY_URL", plcDirectoryUrl],
@@ -208,15 +203,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     ["BSKY_APPVIEW_URL", e.BSKY_APPVIEW_URL],
   ] as const) {
     if (value === undefined) continue;
-    let url: URL | undefined;
-    try {
-      url = new URL(value);
-    } catch {
-      problems.push(`${name} is not a URL: ${value}`);
-      continue;
+    const check = checkOutboundUrl(value, { allowHttpLoopback });
+    if (!check.ok) {
+      const rule = allowHttpLoopback ? "an https URL to a public DNS name, or http on loopback" : "an https URL to a public DNS name";
+      problems.push(`${name} must be ${rule} (the outbound request rules refuse it: ${check.reason}): ${value}`);
     }
-    const ok = url.protocol === "https:" || (allowHttpLoopback && isLoopbackHttpUrl(value));
-    if (!ok) problems.push(`${name} must be an https URL${allowHttpLoopback ? " (or http on loopback)" : ""}: ${value}`);
   }
 
   const rateLimits = { ...RATE_LIMIT_DEFAULTS };
