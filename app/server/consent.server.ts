@@ -85,7 +85,11 @@ export interface DeniedView {
 
 export type StartResult = { ok: true; did: string; view: ConsentView } | ConsentFailure;
 export type DecideResult =
-  | { ok: true; did: string; decision: "approve" | "deny"; location: string; redirectTarget: string }
+  /**
+   * A redirect. `nextHost` is where `location` goes (for Approve the wiki host, whose MCP then
+   * sends the browser on to `finalTarget`, the client's redirect target); both fit for display.
+   */
+  | { ok: true; did: string; decision: "approve" | "deny"; location: string; nextHost: string; finalTarget: string }
   | { ok: true; did: string; decision: "deny"; location?: undefined; denied: DeniedView }
   | ConsentFailure;
 
@@ -430,7 +434,14 @@ export async function decideConsent(
       jti,
     });
     log.info({ reqId, did, slug, client_id: params.client_id, redirect_host: target, jti }, "consent approved");
-    return { ok: true, did, decision: "approve", location: approvalRedirectUrl(config, slug, params, approvalToken), redirectTarget: target };
+    return {
+      ok: true,
+      did,
+      decision: "approve",
+      location: approvalRedirectUrl(config, slug, params, approvalToken),
+      nextHost: wikiHost(config, slug),
+      finalTarget: target,
+    };
   }
 
   const registered = await registeredDenyTarget(db, params.client_id, params.redirect_uri);
@@ -441,7 +452,8 @@ export async function decideConsent(
       did,
       decision: "deny",
       location: denyRedirectUrl(params.redirect_uri, params.state, mcpIssuer(config, slug)),
-      redirectTarget: target,
+      nextHost: target,
+      finalTarget: target,
     };
   }
   return {
