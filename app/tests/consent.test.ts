@@ -198,6 +198,23 @@ describe("GET: who may consent (CS5–CS8, D2)", () => {
     expect(text).toContain(`Claude (a name the app gave itself) (client ID named-${slug}) is requesting access`);
   });
 
+  it("bidi and invisible characters in client_id, client_name and scopes are shown escaped (security.md #9)", async () => {
+    const { owner, slug } = await ownerWithWiki(dev);
+    const clientId = `evil-${slug}\u202Eia.edualc`;
+    await dev.platform.db.mcpOauthClient.create({
+      data: { client_id: clientId, client_name: "Cla\u200Bude\u2066\u0007", redirect_uris: "[]", created_at: new Date().toISOString() },
+    });
+    const { res, html } = await getConsent(dev, owner.jwt, consentQuery(slug, { client_id: clientId, scope: "wiki:read\u202Dx" }));
+    expect(res.status).toBe(200);
+    for (const ch of ["\u202E", "\u200B", "\u2066", "\u0007", "\u202D"]) expect(html).not.toContain(ch);
+    const text = textOf(html);
+    expect(text).toContain(`Cla\\u200Bude\\u2066\\u0007 (a name the app gave itself) (client ID evil-${slug}\\u202Eia.edualc) is requesting access`);
+    expect(text).toContain("wiki:read\\u202Dx");
+    // The signed form token still carries the real client_id: the approval names the client exactly.
+    const approved = await postConsent(dev, owner.jwt, { consent_token: consentTokenOf(html), action: "approve" });
+    expect(splitCallbackUrl(approved.headers.get("location")!).query.get("client_id")).toBe(clientId);
+  });
+
   it.each([
     ["http://localhost:33418/callback", "an app on this computer (localhost:33418)"],
     ["cursor://anysphere.cursor-retrieval/oauth/callback", "cursor://anysphere.cursor-retrieval"],
