@@ -130,6 +130,19 @@ describe("loadConfig", () => {
     expect(c.devMode).toBe(false);
   });
 
+  it.each(["localhost:5173", "localhost", "robot.test:5173"])("dev mode with PLATFORM_DOMAIN=%s: a clear message naming it and suggesting 127.0.0.1", (domain) => {
+    const found = problems({ PLATFORM_DOMAIN: domain, PORT: "5173" });
+    expect(found).toHaveLength(1);
+    expect(found[0]).toContain(`PLATFORM_DOMAIN=${domain}`);
+    expect(found[0]).toContain("PLATFORM_DOMAIN=127.0.0.1:5173");
+  });
+
+  it("dev mode accepts the loopback IPs, https accepts any host", () => {
+    expect(problems({ PLATFORM_DOMAIN: "127.0.0.1:5000" })).toEqual([]);
+    expect(problems({ PLATFORM_DOMAIN: "[::1]:5000" })).toEqual([]);
+    expect(problems({ PLATFORM_SCHEME: "https", PLATFORM_DOMAIN: "localhost:8443" })).toEqual([]);
+  });
+
   describe("production refusals (D17)", () => {
     it.each([
       [{ PLATFORM_SCHEME: "http" }, "PLATFORM_SCHEME"],
@@ -138,6 +151,13 @@ describe("loadConfig", () => {
       [{ SESSION_SECRET: "dev-secret-0123456789012345678901234567" }, "SESSION_SECRET"],
       [{ CONSENT_SECRET: "abc" }, "CONSENT_SECRET"],
       [{ PLC_DIRECTORY_URL: "http://127.0.0.1:2582" }, "PLC_DIRECTORY_URL"],
+      // What the outbound rules (security.md §6) would refuse on every login is refused at start-up.
+      [{ PLC_DIRECTORY_URL: "https://10.0.0.1" }, "PLC_DIRECTORY_URL"],
+      [{ PLC_DIRECTORY_URL: "https://[2001:db8::1]" }, "PLC_DIRECTORY_URL"],
+      [{ ATPROTO_HANDLE_RESOLVER: "https://resolver.example:8443" }, "ATPROTO_HANDLE_RESOLVER"],
+      [{ ATPROTO_HANDLE_RESOLVER: "https://user:pw@resolver.example" }, "ATPROTO_HANDLE_RESOLVER"],
+      [{ BSKY_APPVIEW_URL: "https://appview.internal" }, "BSKY_APPVIEW_URL"],
+      [{ BSKY_APPVIEW_URL: "https://localhost" }, "BSKY_APPVIEW_URL"],
     ])("refuses %o", (extra, variable) => {
       expect(problems(prod(extra as Record<string, string>)).join("\n")).toContain(variable);
     });
@@ -148,6 +168,14 @@ describe("loadConfig", () => {
 
     it("accepts a complete production configuration", () => {
       expect(problems(prod({ CONSENT_SECRET: "c".repeat(32) }))).toEqual([]);
+      const services = { PLC_DIRECTORY_URL: "https://plc.example.com", ATPROTO_HANDLE_RESOLVER: "https://resolver.example.com", BSKY_APPVIEW_URL: "https://api.example.com:443" };
+      expect(problems(prod(services))).toEqual([]);
+    });
+
+    it("names the outbound rule's reason for a refused service URL", () => {
+      expect(problems(prod({ PLC_DIRECTORY_URL: "https://10.0.0.1" }))).toEqual([
+        "PLC_DIRECTORY_URL must be an https URL to a public DNS name (the outbound request rules refuse it: IP address hosts are not allowed): https://10.0.0.1",
+      ]);
     });
   });
 });

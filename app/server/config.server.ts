@@ -3,6 +3,7 @@
 import net from "node:net";
 import path from "node:path";
 import { z } from "zod";
+import { checkOutboundUrl } from "./outbound.server";
 
 export class ConfigError extends Error {
   constructor(public readonly problems: string[]) {
@@ -151,14 +152,8 @@ export function isIpOrLocalhost(host: string): boolean {
   return bare === "localhost" || net.isIP(bare) !== 0;
 }
 
-function isLoopbackHttpUrl(value: string): boolean {
-  try {
-    const u = new URL(value);
-    return u.protocol === "http:" && ["localhost", "127.0.0.1", "[::1]"].includes(u.hostname);
-  } catch {
-    return false;
-  }
-}
+/** Hosts the ATProto loopback client of dev mode may redirect to (RFC 8252: an IP, never "localhost"). */
+const LOOPBACK_REDIRECT_HOSTS = new Set(["127.0.0.1", "[::1]"]);
 
 /** Build the configuration from an environment; throws ConfigError listing every problem. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
@@ -189,10 +184,26 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const consentSecret = e.CONSENT_SECRET === "" ? undefined : e.CONSENT_SECRET;
   if (consentSecret !== undefined && (consentSecret.length < 32 || !/^[\x20-\x7e]+$/.test(consentSecret)))
     problems.push("CONSENT_SECRET must be at least 32 characters of printable ASCII");
-  if (!new RegExp(`^(\\[[0-9a-f:.]+\\]|${HOST_NAME})(:\\d+)?$`).test(domain)) problems.push(`PLATFORM_DOMAIN is not a valid host[:port]: ${domain}`);
+  const domainValid = new RegExp(`^(\\[[0-9a-f:.]+\\]|${HOST_NAME})(:\\d+)?$`).test(domain);
+  if (!domainValid) problems.push(`PLATFORM_DOMAIN is not a valid host[:port]: ${domain}`);
   if (e.COOKIE_DOMAIN !== undefined && !new RegExp(`^\\.?${HOST_NAME}$`).test(e.COOKIE_DOMAIN.toLowerCase()))
     problems.push(`COOKIE_DOMAIN is not a valid cookie domain (e.g. .robot.wtf): ${e.COOKIE_DOMAIN}`);
 
+  // Dev mode is the ATProto loopback client (auth.md §9): its redirect_uri, and so the platform's
+  // own origin, must be on a loopback IP. The OAuth library would refuse anything else at start-up
+  // with a raw validation dump.
+  if (devMode && domainValid && !LOOPBACK_REDIRECT_HOSTS.has(domainHost)) {
+    const suggestion = `127.0.0.1:${domainPort || port}`;
+    problems.push(
+      domainHost === "localhost"
+        ? `PLATFORM_DOMAIN=${domain} does not work in dev mode (PLATFORM_SCHEME=http): the ATProto loopback client must use a loopback IP, not "localhost" (RFC 8252). Use PLATFORM_DOMAIN=${suggestion}`
+        : `PLATFORM_DOMAIN=${domain} does not work in dev mode (PLATFORM_SCHEME=http), which uses the ATProto loopback client on 127.0.0.1. Use PLATFORM_DOMAIN=${suggestion}, or PLATFORM_SCHEME=https for a real host name`,
+    );
+  }
+
+  // The ATProto services are reached through the outbound rules (security.md §6) on every login:
+  // a URL those rules refuse (IP literal, explicit port, .internal host, plain http off loopback)
+  // would fail every login, so it fails start-up instead, by the same rule.
   const plcDirectoryUrl = e.PLC_DIRECTORY_URL ?? "https://plc.directory";
   for (const [name, value] of [
     ["PLC_DIRECTORY_URL", plcDirectoryUrl],
@@ -200,15 +211,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     ["BSKY_APPVIEW_URL", e.BSKY_APPVIEW_URL],
   ] as const) {
     if (value === undefined) continue;
-    let url: URL | undefined;
-    try {
-      url = new URL(value);
-    } catch {
-      problems.push(`${name} is not a URL: ${value}`);
-      continue;
+    const check = checkOutboundUrl(value, { allowHttpLoopback });
+    if (!check.ok) {
+      const rule = allowHttpLoopback ? "an https URL to a public DNS name, or http on loopback" : "an https URL to a public DNS name";
+      problems.push(`${name} must be ${rule} (the outbound request rules refuse it: ${check.reason}): ${value}`);
     }
-    const ok = url.protocol === "https:" || (allowHttpLoopback && isLoopbackHttpUrl(value));
-    if (!ok) problems.push(`${name} must be an https URL${allowHttpLoopback ? " (or http on loopback)" : ""}: ${value}`);
   }
 
   const rateLimits = { ...RATE_LIMIT_DEFAULTS };

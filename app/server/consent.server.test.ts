@@ -14,6 +14,7 @@ import {
   signApprovalToken,
   signConsentForm,
   verifyConsentForm,
+  visibleText,
   wikiDbPathForRepo,
   type ConsentFormPayload,
   type OAuthParams,
@@ -118,6 +119,29 @@ describe("redirectTarget (what the page shows prominently)", () => {
   ])("%s → %s", (uri, shown) => expect(redirectTarget(uri)).toBe(shown));
 });
 
+describe("visibleText (client-supplied text on the consent page, security.md #9)", () => {
+  it.each([
+    ["plain ASCII", "mcp-client-123", "mcp-client-123"],
+    ["letters of any script and emoji stay", "Zürich Клиент 客户端 🤖", "Zürich Клиент 客户端 🤖"],
+    ["right-to-left override", "evil\u202Eia.edualc", "evil\\u202Eia.edualc"],
+    ["every bidi embedding, override and isolate", "\u202A\u202B\u202C\u202D\u2066\u2067\u2068\u2069", "\\u202A\\u202B\\u202C\\u202D\\u2066\\u2067\\u2068\\u2069"],
+    ["bidi marks", "a\u200Eb\u200Fc\u061Cd", "a\\u200Eb\\u200Fc\\u061Cd"],
+    ["zero-width characters and BOM", "Cl\u200Bau\u200Cd\u200De\u2060\uFEFF", "Cl\\u200Bau\\u200Cd\\u200De\\u2060\\uFEFF"],
+    ["soft hyphen", "Cla\u00ADude", "Cla\\u00ADude"],
+    ["C0 and C1 controls, DEL", "a\u0000b\u0007c\nd\u007Fe\u0085f\u009Bg", "a\\u0000b\\u0007c\\u000Ad\\u007Fe\\u0085f\\u009Bg"],
+    ["line and paragraph separators", "a\u2028b\u2029c", "a\\u2028b\\u2029c"],
+    ["astral format characters (tags)", "x\u{E0041}\u{E007F}", "x\\u{E0041}\\u{E007F}"],
+    ["empty", "", ""],
+  ])("%s", (_name, input, shown) => expect(visibleText(input)).toBe(shown));
+
+  it("leaves nothing invisible or reordering behind, and is idempotent", () => {
+    const all = Array.from({ length: 0x3000 }, (_, i) => String.fromCodePoint(i)).join("");
+    const out = visibleText(all);
+    expect(out).not.toMatch(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u);
+    expect(visibleText(out)).toBe(out);
+  });
+});
+
 describe("redirect targets", () => {
   const dev = loadConfig({ NODE_ENV: "test", PLATFORM_SCHEME: "http", PLATFORM_DOMAIN: "127.0.0.1:5173", DATA_DIR: "/tmp/x" });
   const prod = loadConfig({ NODE_ENV: "test", PLATFORM_SCHEME: "https", PLATFORM_DOMAIN: "robot.wtf", DATA_DIR: "/tmp/x" });
@@ -160,7 +184,7 @@ describe("redirect targets", () => {
 
   it("the MCP issuer follows MCP_ISSUER_TEMPLATE", () => {
     expect(mcpIssuer(prod, "alice")).toBe("https://alice.robot.wtf");
-    const custom = loadConfig({ NODE_ENV: "test", PLATFORM_DOMAIN: "robot.wtf", DATA_DIR: "/tmp/x", MCP_ISSUER_TEMPLATE: "https://{slug}.{domain}/mcp" });
+    const custom = loadConfig({ NODE_ENV: "test", PLATFORM_SCHEME: "https", PLATFORM_DOMAIN: "robot.wtf", DATA_DIR: "/tmp/x", MCP_ISSUER_TEMPLATE: "https://{slug}.{domain}/mcp" });
     expect(mcpIssuer(custom, "bob")).toBe("https://bob.robot.wtf/mcp");
   });
 

@@ -85,7 +85,11 @@ export interface DeniedView {
 
 export type StartResult = { ok: true; did: string; view: ConsentView } | ConsentFailure;
 export type DecideResult =
-  | { ok: true; did: string; decision: "approve" | "deny"; location: string; redirectTarget: string }
+  /**
+   * A redirect. `nextHost` is where `location` goes (for Approve the wiki host, whose MCP then
+   * sends the browser on to `finalTarget`, the client's redirect target); both fit for display.
+   */
+  | { ok: true; did: string; decision: "approve" | "deny"; location: string; nextHost: string; finalTarget: string }
   | { ok: true; did: string; decision: "deny"; location?: undefined; denied: DeniedView }
   | ConsentFailure;
 
@@ -167,14 +171,30 @@ export function redirectTarget(redirectUri: string): string {
   return url.host ? `${url.protocol}//${url.host}` : url.protocol;
 }
 
+/**
+ * Client-supplied text made safe to show (security.md #9): control characters, bidi overrides
+ * and isolates (U+202E …), zero-width and other invisible format characters, and line/paragraph
+ * separators are shown as visible `\uXXXX` escapes, so they can neither reorder nor hide what
+ * the person reads. Everything else is kept as it is.
+ */
+export function visibleText(text: string): string {
+  return text.replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu, (ch) => {
+    const cp = ch.codePointAt(0)!;
+    const hex = cp.toString(16).toUpperCase();
+    return cp > 0xffff ? `\\u{${hex}}` : `\\u${hex.padStart(4, "0")}`;
+  });
+}
+
 /** `{slug}.{D}` as shown on the pages. */
 export const wikiHost = (config: Config, slug: string): string => `${slug}.${config.domain}`;
 
 export const scopeList = (scope: string | undefined): string[] => (scope ?? "").split(/\s+/).filter(Boolean);
 
+/** The client's self-declared name, for display (visibleText). */
 async function clientName(db: Db, clientId: string): Promise<string | null> {
   const row = await db.mcpOauthClient.findUnique({ where: { client_id: clientId }, select: { client_name: true } });
-  return row?.client_name?.trim() || null;
+  const name = row?.client_name?.trim();
+  return name ? visibleText(name) : null;
 }
 
 // ---------------------------------------------------------------------------
@@ -374,12 +394,12 @@ export async function startConsent(platform: Platform, request: Request, reqId?:
     ok: true,
     did: user.did,
     view: {
-      clientId: params.client_id,
+      clientId: visibleText(params.client_id),
       clientName: await clientName(platform.db, params.client_id),
-      redirectTarget: redirectTarget(params.redirect_uri),
+      redirectTarget: visibleText(redirectTarget(params.redirect_uri)),
       wikiHost: wikiHost(platform.config, wikiSlug),
       wikiName: access.wiki.display_name,
-      scopes: scopeList(params.scope),
+      scopes: scopeList(params.scope).map(visibleText),
       handle: user.handle,
       consentToken,
     },
@@ -430,7 +450,14 @@ export async function decideConsent(
       jti,
     });
     log.info({ reqId, did, slug, client_id: params.client_id, redirect_host: target, jti }, "consent approved");
-    return { ok: true, did, decision: "approve", location: approvalRedirectUrl(config, slug, params, approvalToken), redirectTarget: target };
+    return {
+      ok: true,
+      did,
+      decision: "approve",
+      location: approvalRedirectUrl(config, slug, params, approvalToken),
+      nextHost: wikiHost(config, slug),
+      finalTarget: visibleText(target),
+    };
   }
 
   const registered = await registeredDenyTarget(db, params.client_id, params.redirect_uri);
@@ -441,14 +468,15 @@ export async function decideConsent(
       did,
       decision: "deny",
       location: denyRedirectUrl(params.redirect_uri, params.state, mcpIssuer(config, slug)),
-      redirectTarget: target,
+      nextHost: visibleText(target),
+      finalTarget: visibleText(target),
     };
   }
   return {
     ok: true,
     did,
     decision: "deny",
-    denied: { clientId: params.client_id, clientName: await clientName(db, params.client_id), wikiHost: wikiHost(config, slug) },
+    denied: { clientId: visibleText(params.client_id), clientName: await clientName(db, params.client_id), wikiHost: wikiHost(config, slug) },
   };
 }
 

@@ -10,7 +10,7 @@ import {
   type NodeSavedState,
 } from "@atproto/oauth-client-node";
 import { STATE_TTL_MS } from "./atproto.server";
-import { clearHostCookie, clearPlatformCookie, setHostCookie, setPlatformCookie } from "./cookies.server";
+import { clearHostCookie, clearPlatformCookie, setHostCookie, setPlatformCookie, signValue, unsignValue } from "./cookies.server";
 import { issuePlatformJwt, jwtSettings, verifyPlatformJwt } from "./jwt.server";
 import { errorDetails } from "./log.server";
 import { checkOutboundUrl } from "./outbound.server";
@@ -21,6 +21,10 @@ import { isoNow, parseIso } from "./time.server";
 export const LOGIN_STATE_COOKIE = "login_state";
 const LOGIN_STATE_MAX_AGE = 900;
 const HANDLE_INVALID = "handle.invalid";
+/** How long logout, account deletion or a refused callback waits for a revocation (auth.md §6: best effort). */
+const REVOKE_WAIT_MS = 2_500;
+/** Error code and description of an error callback, each, in the flash (auth.md §5 step 1). */
+const ERROR_TEXT_MAX = 200;
 
 // ---- input (auth.md §4.1, §4.2) ----
 
@@ -133,7 +137,10 @@ export async function startLogin(
   } catch (err) {
     return classifyAuthorizeError(platform, err, opts.reqId);
   }
-  return { ok: true, location: url.href, setCookie: setHostCookie(platform.cookies, LOGIN_STATE_COOKIE, nonce, LOGIN_STATE_MAX_AGE) };
+  // Signed like every platform cookie but platform_token (security.md #42): a cookie tossed from a
+  // wiki subdomain never verifies.
+  const binding = signValue(platform.keys.cookieKey, nonce);
+  return { ok: true, location: url.href, setCookie: setHostCookie(platform.cookies, LOGIN_STATE_COOKIE, binding, LOGIN_STATE_MAX_AGE) };
 }
 
 // ---- the callback (auth.md §5) ----
@@ -143,7 +150,8 @@ export type CallbackResult =
   | { ok: false; kind: "denied"; location: string; setCookies: string[]; flash: string }
   | { ok: false; kind: "error"; status: 400 | 502; message: string; setCookies: string[]; returnTo?: string };
 
-const printable = (s: string) => s.replace(/[^\x20-\x7e]/g, "");
+/** Printable ASCII only, at most ERROR_TEXT_MAX characters (auth.md §5 step 1). */
+const errorText = (s: string) => s.replace(/[^\x20-\x7e]/g, "").slice(0, ERROR_TEXT_MAX);
 
 function parseAppState(state: NodeSavedState): AppState | undefined {
   try {
@@ -172,9 +180,8 @@ function sameNonce(a: string | undefined, b: string | undefined): boolean {
   return x.length === y.length && crypto.timingSafeEqual(x, y);
 }
 
-function classifyCallbackError(platform: Platform, err: unknown, reqId: string): { status: 400 | 502; message: string } {
+function classifyCallbackError(err: unknown): { status: 400 | 502; message: string } {
   const cause = err instanceof OAuthCallbackError && err.cause ? err.cause : err;
-  platform.log.warn({ reqId, err: errorDetails(err) }, "callback: code exchange failed");
   const issues = (cause as { issues?: { path?: (string | number)[] }[] })?.issues;
   if (Array.isArray(issues) && issues.some((i) => i.path?.[0] === "scope")) return { status: 400, message: "Scope mismatch" };
   if (cause instanceof TypeError && cause.message === "Issuer mismatch") return { status: 400, message: "Auth server mismatch" };
@@ -198,7 +205,8 @@ async function displayNameFromProfile(platform: Platform, did: string, reqId: st
 /** Step 10: create or refresh the users row; a handle that moved frees its old holder. */
 async function upsertUser(platform: Platform, did: string, handle: string, profileName: string | undefined) {
   return platform.db.$transaction(async (tx) => {
-    await tx.$executeRaw`UPDATE users SET handle = did WHERE handle = ${handle} AND did != ${did}`;
+    // `handle` is lowercased; predecessor rows may hold it in any case (security.md #28).
+    await tx.$executeRaw`UPDATE users SET handle = did WHERE lower(handle) = ${handle} AND did != ${did}`;
     const existing = await tx.user.findUnique({ where: { did } });
     if (!existing) {
       return tx.user.create({
@@ -212,13 +220,46 @@ async function upsertUser(platform: Platform, did: string, handle: string, profi
   });
 }
 
+/**
+ * Revoke a DID's ATProto session at its authorization server, best effort and bounded: an AS that
+ * never answers holds the caller up for at most REVOKE_WAIT_MS (the revocation carries on in the
+ * background). The stored session is deleted whatever happened (auth.md §6, D14).
+ */
 async function revokeQuietly(platform: Platform, did: string, reqId: string) {
-  try {
-    await oauthClient(platform).revoke(did);
-  } catch (err) {
-    platform.log.warn({ reqId, did, err: errorDetails(err) }, "revoking the ATProto session failed");
+  const revocation = oauthClient(platform)
+    .revoke(did)
+    .then(
+      () => "done" as const,
+      (err) => {
+        platform.log.warn({ reqId, did, err: errorDetails(err) }, "revoking the ATProto session failed");
+        return "failed" as const;
+      },
+    );
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<"timeout">((resolve) => {
+    timer = setTimeout(() => resolve("timeout"), REVOKE_WAIT_MS);
+  });
+  const outcome = await Promise.race([revocation, timeout]);
+  clearTimeout(timer);
+  if (outcome === "timeout") {
+    platform.log.warn({ reqId, did, waitedMs: REVOKE_WAIT_MS }, "revoking the ATProto session did not finish in time; deleting it anyway");
   }
-  await platform.db.atprotoOauthSession.deleteMany({ where: { key: did } });
+  try {
+    await platform.db.atprotoOauthSession.deleteMany({ where: { key: did } });
+  } catch (err) {
+    platform.log.error({ reqId, did, err: errorDetails(err) }, "deleting the stored ATProto session failed");
+  }
+}
+
+/**
+ * Error details with the callback's secret values (state, code) cut out: library messages may
+ * quote them (e.g. `Unknown authorization session "<state>"` when a replay races the original).
+ */
+export function scrubbedErrorDetails(err: unknown, secrets: string[]): Record<string, unknown> {
+  let text = JSON.stringify(errorDetails(err));
+  // Only values long enough to be real secrets: a short made-up `code=x` must not blank the log.
+  for (const secret of secrets) if (secret.length >= 8) text = text.split(JSON.stringify(secret).slice(1, -1)).join("[redacted]");
+  return JSON.parse(text);
 }
 
 export async function finishLogin(
@@ -229,42 +270,57 @@ export async function finishLogin(
 ): Promise<CallbackResult> {
   const clearBinding = clearHostCookie(platform.cookies, LOGIN_STATE_COOKIE);
   const state = params.get("state") ?? "";
+  const code = params.get("code") ?? "";
   const error = params.get("error");
   // 1. The authorization server reported an error.
   if (error) {
     const flow = state ? await readFlow(platform, state).catch(() => undefined) : undefined;
     if (state) await deleteFlow(platform, state);
-    const desc = printable(params.get("error_description") ?? "").slice(0, 200);
+    const desc = errorText(params.get("error_description") ?? "");
     const returnTo = flow?.appState?.returnTo ? safeReturnTo(platform.config, flow.appState.returnTo) : undefined;
-    platform.log.warn({ reqId, error: printable(error) }, "callback: authorization failed at the server");
+    platform.log.warn({ reqId, error: errorText(error), flow: Boolean(flow) }, "callback: authorization failed at the server");
     return {
       ok: false,
       kind: "denied",
-      flash: `Authorization failed: ${printable(error)}${desc ? `: ${desc}` : ""}`,
+      flash: `Authorization failed: ${errorText(error)}${desc ? `: ${desc}` : ""}`,
       location: "/auth/login" + (returnTo ? `?return_to=${encodeURIComponent(returnTo)}` : ""),
       setCookies: [clearBinding],
     };
   }
-  const bad = (status: 400 | 502, message: string, returnTo?: string): CallbackResult => ({ ok: false, kind: "error", status, message, setCookies: [clearBinding], returnTo });
+  /** Every refusal: one warn line with its cause (D15, E4), never the state or code values. */
+  const bad = (
+    status: 400 | 502,
+    message: string,
+    opts: { returnTo?: string; cause?: unknown; detail?: Record<string, unknown> } = {},
+  ): CallbackResult => {
+    const err = opts.cause === undefined ? undefined : scrubbedErrorDetails(opts.cause, [state, code]);
+    platform.log.warn({ reqId, status, message, ...opts.detail, ...(err ? { err } : {}) }, "callback refused");
+    return { ok: false, kind: "error", status, message, setCookies: [clearBinding], returnTo: opts.returnTo };
+  };
   // 2. Required parameters.
-  if (!state || !params.get("iss") || !params.get("code")) return bad(400, "Missing required OAuth callback parameters");
+  if (!state || !params.get("iss") || !code) {
+    const missing = (["state", "iss", "code"] as const).filter((name) => !params.get(name));
+    return bad(400, "Missing required OAuth callback parameters", { detail: { missing } });
+  }
   // 3. The pending flow: present, fresh, unused.
   const flow = await readFlow(platform, state);
   if (!flow || flow.expired || !flow.appState) {
     if (flow) await deleteFlow(platform, state);
-    return bad(400, "OAuth request not found");
+    const why = !flow ? "no such flow (unknown, used or purged)" : flow.expired ? "flow expired" : "flow without app state";
+    return bad(400, "OAuth request not found", { detail: { reason: why } });
   }
   const returnTo = flow.appState.returnTo ?? undefined;
-  // 4. Browser binding (D6), before any code exchange.
-  if (!sameNonce(bindingCookie, flow.appState.nonce)) {
+  // 4. Browser binding (D6), before any code exchange. The cookie is signed (security.md #42).
+  const nonce = unsignValue(platform.keys.cookieKey, bindingCookie);
+  if (!sameNonce(nonce, flow.appState.nonce)) {
     await deleteFlow(platform, state);
-    platform.log.warn({ reqId }, "callback: login binding cookie missing or different");
-    return bad(400, "Login session mismatch", returnTo);
+    const why = !bindingCookie ? "binding cookie absent" : nonce === undefined ? "binding cookie signature invalid" : "binding cookie of another flow";
+    return bad(400, "Login session mismatch", { returnTo, detail: { reason: why } });
   }
   // 5. Issuer.
   if (params.get("iss") !== flow.saved.iss) {
     await deleteFlow(platform, state);
-    return bad(400, "Issuer mismatch", returnTo);
+    return bad(400, "Issuer mismatch", { returnTo, detail: { iss: params.get("iss")?.slice(0, 200), expected: flow.saved.iss } });
   }
   // 6. Code exchange (the library consumes the flow whatever the outcome).
   let did: string;
@@ -273,27 +329,31 @@ export async function finishLogin(
     did = session.did;
   } catch (err) {
     await deleteFlow(platform, state);
-    const { status, message } = classifyCallbackError(platform, err, reqId);
-    return bad(status, message, returnTo);
+    const { status, message } = classifyCallbackError(err);
+    return bad(status, message, { returnTo, cause: err });
   }
   // 7. Subject.
   if (flow.appState.expectedDid && did !== flow.appState.expectedDid) {
-    platform.log.warn({ reqId, did, expected: flow.appState.expectedDid }, "callback: token subject mismatch");
     await revokeQuietly(platform, did, reqId);
-    return bad(400, "Token subject mismatch", returnTo);
+    return bad(400, "Token subject mismatch", { returnTo, detail: { did, expected: flow.appState.expectedDid } });
   }
   // 8. Verified handle, both ways, lowercased.
   let handle: string;
+  let resolveError: unknown;
   try {
     const info = await oauthClient(platform).identityResolver.resolve(did, { noCache: true });
     handle = info.handle.toLowerCase();
   } catch (err) {
-    platform.log.warn({ reqId, did, err: errorDetails(err) }, "callback: resolving the DID failed");
+    resolveError = err;
     handle = HANDLE_INVALID;
   }
   if (handle === HANDLE_INVALID) {
     await revokeQuietly(platform, did, reqId);
-    return bad(400, "Failed to resolve identity: no verified handle", returnTo);
+    return bad(400, "Failed to resolve identity: no verified handle", {
+      returnTo,
+      cause: resolveError,
+      detail: { did, reason: resolveError ? "resolving the DID failed" : "the DID's handle does not resolve back to it" },
+    });
   }
   // 9–10. Display name and users row.
   const profileName = await displayNameFromProfile(platform, did, reqId);

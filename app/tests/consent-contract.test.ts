@@ -1,7 +1,9 @@
 // Contract: approval tokens as the MCP server (:8001) verifies them (contracts.md §5.2–§5.4,
 // CS10–CS12), checked by the independent verifier in support/mcp-verifier.ts, for each way the
-// key can be configured: a PKCS#1 PEM, a PKCS#8 PEM written with CRLF line endings, and
-// CONSENT_SECRET.
+// key can be configured: a PKCS#1 PEM, a PKCS#8 PEM written with CRLF line endings, a PEM file
+// without a trailing newline, and CONSENT_SECRET. A second independent verifier in Python (the
+// MCP's language), support/mcp_verifier.py, checks the same tokens.
+import { execFileSync, spawnSync } from "node:child_process";
 import crypto from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
@@ -20,9 +22,10 @@ import { startTestPlatform, type TestPlatform } from "./support/platform";
 const keyDir = fs.mkdtempSync(path.join(os.tmpdir(), "consent-keys-"));
 const SECRET = "a-consent-secret-of-32+-printable-ASCII-chars!";
 
-function writeRsaPem(file: string, type: "pkcs1" | "pkcs8", crlf: boolean): string {
+function writeRsaPem(file: string, type: "pkcs1" | "pkcs8", crlf: boolean, trailingNewline = true): string {
   const { privateKey } = crypto.generateKeyPairSync("rsa", { modulusLength: 2048 });
   let pem = privateKey.export({ format: "pem", type }).toString();
+  if (!trailingNewline) pem = pem.replace(/\n$/, "");
   if (crlf) pem = pem.replace(/\n/g, "\r\n");
   fs.writeFileSync(file, pem, { mode: 0o600 });
   return file;
@@ -43,14 +46,17 @@ const foreignPem = path.join(keyDir, "foreign.pem");
 beforeAll(async () => {
   const pkcs1 = writeRsaPem(path.join(keyDir, "pkcs1.pem"), "pkcs1", false);
   const pkcs8crlf = writeRsaPem(path.join(keyDir, "pkcs8-crlf.pem"), "pkcs8", true);
+  const noNewline = writeRsaPem(path.join(keyDir, "no-trailing-newline.pem"), "pkcs8", false, false);
   writeRsaPem(foreignPem, "pkcs8", false);
   expect(fs.readFileSync(pkcs1, "utf8")).toContain("BEGIN RSA PRIVATE KEY");
   expect(fs.readFileSync(pkcs8crlf, "utf8")).toContain("BEGIN PRIVATE KEY-----\r\n");
+  expect(fs.readFileSync(noNewline, "utf8")).toMatch(/-----END PRIVATE KEY-----$/);
 
   const prod = { PLATFORM_SCHEME: "https", PLATFORM_DOMAIN: "robot.test" };
   const configs: Array<[string, Record<string, string>, () => Buffer]> = [
     ["PKCS#1 PEM", { ...prod, SIGNING_KEY_PATH: pkcs1 }, () => mcpConsentKeyFromFile(pkcs1)],
     ["PKCS#8 PEM with CRLF", { ...prod, SIGNING_KEY_PATH: pkcs8crlf }, () => mcpConsentKeyFromFile(pkcs8crlf)],
+    ["PEM without trailing newline", { ...prod, SIGNING_KEY_PATH: noNewline }, () => mcpConsentKeyFromFile(noNewline)],
     ["CONSENT_SECRET", { ...prod, CONSENT_SECRET: SECRET }, () => mcpConsentKeyFromSecret(SECRET)],
   ];
   for (const [name, env, key] of configs) {
@@ -91,7 +97,9 @@ const PARAM_MATRIX: Array<Record<string, string | undefined>> = [
   { redirect_uri: "http://localhost:33418/callback", code_challenge_method: undefined, response_type: undefined },
 ];
 
-describe.each(["PKCS#1 PEM", "PKCS#8 PEM with CRLF", "CONSENT_SECRET"])("approval tokens, key from %s", (name) => {
+const SETUP_NAMES = ["PKCS#1 PEM", "PKCS#8 PEM with CRLF", "PEM without trailing newline", "CONSENT_SECRET"];
+
+describe.each(SETUP_NAMES)("approval tokens, key from %s", (name) => {
   const setup = () => setups.find((s) => s.name === name)!;
 
   it("the MCP's check (unchanged, and upgraded) accepts every approval the platform issues", async () => {
@@ -179,6 +187,16 @@ describe("key derivation details (contracts.md §5.3)", () => {
     expect(verifyCallback(location, { key: s.mcpKey }).ok).toBe(true);
   });
 
+  it("a PEM file without a trailing newline: the key is the text exactly as stored, no newline added", async () => {
+    const s = setups.find((x) => x.name === "PEM without trailing newline")!;
+    const location = await approve(s);
+    const pem = fs.readFileSync(s.tp.platform.config.signingKeyPath, "utf8");
+    expect(pem.endsWith("\n")).toBe(false);
+    const withNewline = crypto.createHash("sha256").update("consent:" + pem + "\n").digest();
+    expect(verifyCallback(location, { key: withNewline }).ok).toBe(false);
+    expect(verifyCallback(location, { key: s.mcpKey, upgraded: true }).ok).toBe(true);
+  });
+
   it("the old 'first 64 characters' derivation is not used", async () => {
     const s = setups.find((x) => x.name === "PKCS#1 PEM")!;
     const location = await approve(s);
@@ -207,5 +225,40 @@ describe("key derivation details (contracts.md §5.3)", () => {
     expect(query.get("redirect_uri")).toBe(BASE_PARAMS.redirect_uri);
     expect(query.get("code_challenge")).toBe(BASE_PARAMS.code_challenge);
     expect(verifyCallback(withQuery(location, "approval_token", ""), { key: s.mcpKey })).toMatchObject({ status: 400, error: "missing_token" });
+  });
+});
+
+// The MCP server is Python; this verifier is too (support/mcp_verifier.py, from contracts.md
+// §5.2–§5.4 only). python3 is on Debian, so on CI and dev machines; without it the check is skipped.
+const python = spawnSync("python3", ["--version"]).status === 0;
+const pyVerifier = path.join(import.meta.dirname, "support/mcp_verifier.py");
+
+function verifyWithPython(location: string, key: { key_file: string } | { consent_secret: string }, now?: number) {
+  const out = execFileSync("python3", [pyVerifier], { input: JSON.stringify({ location, ...key, ...(now ? { now } : {}) }), encoding: "utf8" });
+  return JSON.parse(out) as { ok: boolean; status?: number; error_description?: string; payload?: Record<string, unknown> };
+}
+
+describe.skipIf(!python)("the Python verifier (the MCP's language) accepts platform-issued tokens", () => {
+  const keyOf = (s: Setup) => (s.name === "CONSENT_SECRET" ? { consent_secret: SECRET } : { key_file: s.tp.platform.config.signingKeyPath });
+
+  it.each(SETUP_NAMES)("key from %s", async (name) => {
+    const s = setups.find((x) => x.name === name)!;
+    for (const overrides of PARAM_MATRIX) {
+      const location = await approve(s, overrides);
+      const result = verifyWithPython(location, keyOf(s));
+      expect(result, JSON.stringify(overrides)).toMatchObject({ ok: true });
+      expect(result.payload?.user_did).toBe(s.owner.did);
+    }
+  });
+
+  it("and refuses what the MCP refuses: a foreign key, a tampered token, another host, an expired token", async () => {
+    const s = setups[0];
+    const location = await approve(s);
+    expect(verifyWithPython(location, { key_file: foreignPem })).toMatchObject({ ok: false, status: 403, error_description: "invalid approval token signature" });
+    const token = splitCallbackUrl(location).query.get("approval_token")!;
+    expect(verifyWithPython(withQuery(location, "approval_token", token.replace(s.slug, "bobby")), keyOf(s))).toMatchObject({ ok: false, status: 403 });
+    expect(verifyWithPython(location.replace(`https://${s.slug}.`, "https://bobby."), keyOf(s))).toMatchObject({ ok: false, status: 403 });
+    expect(verifyWithPython(withQuery(location, "client_id", "someone-else"), keyOf(s))).toMatchObject({ ok: false, status: 403 });
+    expect(verifyWithPython(location, keyOf(s), Date.now() / 1000 + 3600)).toMatchObject({ ok: false, error_description: "approval token expired" });
   });
 });

@@ -56,6 +56,18 @@ function expectFrameAndCacheProtection(res: Response) {
   expect(res.headers.get("referrer-policy")).toBe("no-referrer");
 }
 
+/** The action data of a single-fetch (`.data`) answer: turbo-stream's flat array (plain objects, arrays, strings). */
+function singleFetchData(body: string): Record<string, Record<string, string>> {
+  const flat = JSON.parse(body.split("\n")[0]) as unknown[];
+  const at = (i: number): unknown => {
+    const v = flat[i];
+    if (Array.isArray(v)) return v.map((j) => at(j as number));
+    if (v && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, j]) => [flat[Number(k.slice(1))], at(j as number)]));
+    return v;
+  };
+  return (at(0) as { data: Record<string, Record<string, string>> }).data;
+}
+
 describe("GET /auth/oauth/consent: parameter checks (CS1–CS3)", () => {
   it.each([
     ["client_id missing", { client_id: undefined }, "Missing required OAuth parameters (client_id, redirect_uri)"],
@@ -184,6 +196,23 @@ describe("GET: who may consent (CS5–CS8, D2)", () => {
     });
     const text = textOf((await getConsent(dev, owner.jwt, consentQuery(slug, { client_id: `named-${slug}` }))).html);
     expect(text).toContain(`Claude (a name the app gave itself) (client ID named-${slug}) is requesting access`);
+  });
+
+  it("bidi and invisible characters in client_id, client_name and scopes are shown escaped (security.md #9)", async () => {
+    const { owner, slug } = await ownerWithWiki(dev);
+    const clientId = `evil-${slug}\u202Eia.edualc`;
+    await dev.platform.db.mcpOauthClient.create({
+      data: { client_id: clientId, client_name: "Cla\u200Bude\u2066\u0007", redirect_uris: "[]", created_at: new Date().toISOString() },
+    });
+    const { res, html } = await getConsent(dev, owner.jwt, consentQuery(slug, { client_id: clientId, scope: "wiki:read\u202Dx" }));
+    expect(res.status).toBe(200);
+    for (const ch of ["\u202E", "\u200B", "\u2066", "\u0007", "\u202D"]) expect(html).not.toContain(ch);
+    const text = textOf(html);
+    expect(text).toContain(`Cla\\u200Bude\\u2066\\u0007 (a name the app gave itself) (client ID evil-${slug}\\u202Eia.edualc) is requesting access`);
+    expect(text).toContain("wiki:read\\u202Dx");
+    // The signed form token still carries the real client_id: the approval names the client exactly.
+    const approved = await postConsent(dev, owner.jwt, { consent_token: consentTokenOf(html), action: "approve" });
+    expect(splitCallbackUrl(approved.headers.get("location")!).query.get("client_id")).toBe(clientId);
   });
 
   it.each([
@@ -366,6 +395,20 @@ describe("POST: approve (CS9, CS10)", () => {
     const location = res.headers.get("location")!;
     expect(location.startsWith(`http://${slug}.127.0.0.1:5173/authorize/callback?client_id=`)).toBe(true);
     expect(verifyCallback(location, { key: mcpConsentKeyFromFile(dev.platform.config.signingKeyPath), upgraded: true }).ok).toBe(true);
+  });
+
+  it("a JS approval names the host the browser really goes to next: the wiki, then the app", async () => {
+    const { owner, slug } = await ownerWithWiki(tp);
+    const token = await openConsent(tp, owner.jwt, consentQuery(slug));
+    const res = await tp.request("/auth/oauth/consent.data", {
+      method: "POST",
+      headers: { "Content-Type": "application/x-www-form-urlencoded", Origin: tp.origin, ...cookieHeader(owner.jwt) },
+      body: new URLSearchParams({ consent_token: token, action: "approve" }).toString(),
+    });
+    expect(res.status).toBe(200);
+    const { continueTo } = singleFetchData(await res.text());
+    expect(continueTo.href.startsWith(`https://${slug}.robot.test/authorize/callback?`)).toBe(true);
+    expect(continueTo).toMatchObject({ decision: "approve", nextHost: `${slug}.robot.test`, finalTarget: "claude.ai" });
   });
 
   it("a JS (single-fetch) submission is handled too: data for the client, the nonce used once", async () => {

@@ -3,6 +3,7 @@ import { SignJWT, UnsecuredJWT } from "jose";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startMockNetwork, type MockNetwork } from "./support/mock-atproto";
 import { cookieHeader, startTestPlatform, type TestPlatform } from "./support/platform";
+import { freePort } from "./support/process";
 
 let mock: MockNetwork;
 let tp: TestPlatform;
@@ -47,6 +48,15 @@ async function login(t: TestPlatform, username: string, returnTo?: string) {
   const b = await begin(t, username, returnTo);
   const cb = await t.request(b.callback, { headers: { Cookie: `${b.bindingName}=${b.binding}` } });
   return { ...b, cb };
+}
+
+/** The JSON log lines written since `from` (an index into t.logs). */
+const logLines = (t: TestPlatform, from: number) => t.logs.slice(from).map((l) => JSON.parse(l) as Record<string, unknown>);
+
+/** The binding nonce stored with a flow (what the cookie carried raw before it was signed). */
+async function flowNonce(t: TestPlatform, callback: string): Promise<string> {
+  const row = await t.platform.db.atprotoOauthState.findUnique({ where: { key: new URL(callback).searchParams.get("state")! } });
+  return JSON.parse(JSON.parse(row!.value).appState).nonce;
 }
 
 const flashText = async (t: TestPlatform, res: Response) => {
@@ -186,6 +196,32 @@ describe("POST /auth/login (L2–L8)", () => {
     expect(await res.text()).toContain("Failed to resolve identity: DID document not found");
   });
 
+  it("a DID whose DID document claims a handle that does not resolve back → 400 (§4.3)", async () => {
+    const did = "did:plc:eveaaaaaaaaaaaaaaaaaaaaa";
+    mock.accounts.set(did, { did, handle: "eve.test", docHandle: "not-eve.test" });
+    const res = await tp.request("/auth/login", form({ username: did }));
+    expect(res.status).toBe(400);
+    expect(await res.text()).toContain("Failed to resolve identity: handle does not match DID");
+    expect(mock.calls.some((c) => c.path === "/oauth/par" && c.body?.login_hint === did)).toBe(false);
+  });
+
+  it.each(["did", "handle"] as const)("a DID document without #atproto_pds → 400 (§4.3, %s input)", async (kind) => {
+    const did = kind === "did" ? "did:plc:nopdsdidaaaaaaaaaaaaaaaa" : "did:plc:nopdshandleaaaaaaaaaaaaa";
+    mock.accounts.set(did, { did, handle: `nopds-${kind}.test`, pds: null });
+    const res = await tp.request("/auth/login", form({ username: kind === "did" ? did : `nopds-${kind}.test` }));
+    expect(res.status).toBe(400);
+    expect(await res.text()).toContain("Failed to resolve identity: no #atproto_pds service in the DID document");
+  });
+
+  it("a PDS that refuses connections → 502 'Failed to fetch Auth Server OAuth metadata' (L8)", async () => {
+    const closed = await freePort();
+    const did = "did:plc:refusedaaaaaaaaaaaaaaaaa";
+    mock.accounts.set(did, { did, handle: "refused.test", pds: `http://127.0.0.1:${closed}` });
+    const res = await tp.request("/auth/login", form({ username: "refused.test" }));
+    expect(res.status).toBe(502);
+    expect(await res.text()).toContain("Failed to fetch Auth Server OAuth metadata");
+  });
+
   it("unreachable or invalid AS metadata → 502 (L8)", async () => {
     mock.faults.metadataStatus = 500;
     const first = await startTestPlatform(env()); // no metadata cache from earlier logins
@@ -245,6 +281,9 @@ describe("GET /auth/callback (CB1–CB17)", () => {
     expect(cb.status).toBe(302);
     expect((await tp.platform.db.user.findUnique({ where: { did } }))?.display_name).toBe("carol.test");
     expect(tp.logs.join("")).toContain("display name lookup failed (tolerated)");
+    const me = await tp.request("/api/me", { headers: cookieHeader(cookieValue(cb, "platform_token")!) });
+    expect(me.status).toBe(200);
+    expect(await me.json()).toEqual({ did, handle: "carol.test", display_name: "carol.test" });
   });
 
   it("an error callback → 302 /auth/login with the flash; the deep link survives (CB1, CB2)", async () => {
@@ -258,6 +297,17 @@ describe("GET /auth/callback (CB1–CB17)", () => {
     const err = await tp.request(`/auth/callback?state=${state}&error=access_denied`);
     expect(err.headers.get("location")).toBe("/auth/login?return_to=%2Fapp%2Faccount");
     expect(await tp.platform.db.atprotoOauthState.count({ where: { key: state } })).toBe(0);
+  });
+
+  it("an overlong error and description are cut, so the flash cookie stays small (§5 step 1)", async () => {
+    const res = await tp.request(`/auth/callback?error=${"e".repeat(5000)}&error_description=${"d".repeat(5000)}`);
+    expect(res.status).toBe(302);
+    const flash = setCookies(res).find((c) => /^(__Host-)?flash=./.test(c))!;
+    expect(flash.length).toBeLessThan(2048);
+    const text = await flashText(tp, res);
+    expect(text).toContain(`Authorization failed: ${"e".repeat(200)}: ${"d".repeat(200)}`);
+    expect(text).not.toContain("e".repeat(201));
+    expect(text).not.toContain("d".repeat(201));
   });
 
   it("missing parameters → 400 (CB3); unknown state → 400 (CB4)", async () => {
@@ -292,6 +342,21 @@ describe("GET /auth/callback (CB1–CB17)", () => {
       expect(setCookies(res).find((c) => c.startsWith("login_state="))).toContain("Max-Age=0");
       expect(mock.calls.filter((c) => c.path === "/oauth/token").length).toBe(before);
     }
+  });
+
+  it("the binding cookie is HMAC-signed: the bare nonce, or a forged signature, is refused (security.md #42)", async () => {
+    const { callback, binding } = await begin(tp, BOB.handle);
+    const nonce = await flowNonce(tp, callback);
+    expect(binding).not.toBe(nonce);
+    const before = mock.calls.filter((c) => c.path === "/oauth/token").length;
+    const res = await tp.request(callback, { headers: { Cookie: `login_state=${nonce}` } });
+    expect(res.status).toBe(400);
+    expect(await res.text()).toContain("Login session mismatch");
+    const forged = `${Buffer.from(nonce).toString("base64url")}.${"A".repeat(43)}`;
+    const again = await begin(tp, BOB.handle);
+    const res2 = await tp.request(again.callback, { headers: { Cookie: `login_state=${forged}` } });
+    expect(res2.status).toBe(400);
+    expect(mock.calls.filter((c) => c.path === "/oauth/token").length).toBe(before);
   });
 
   it("an iss that differs from the flow's issuer → 400 (CB10)", async () => {
@@ -332,6 +397,51 @@ describe("GET /auth/callback (CB1–CB17)", () => {
     expect(html).toContain('href="/auth/login?return_to=%2Fapp%2Faccount"');
   });
 
+  it("a token endpoint that never answers → 502 'Token exchange failed' after the outbound timeout (CB13)", async () => {
+    const { callback, binding } = await begin(tp, BOB.handle, "/app/account");
+    mock.faults.tokenHang = true;
+    const res = await tp.request(callback, { headers: { Cookie: `login_state=${binding}` } });
+    expect(res.status).toBe(502);
+    const html = await res.text();
+    expect(html).toContain("Token exchange failed");
+    expect(html).toContain('href="/auth/login?return_to=%2Fapp%2Faccount"');
+    expect(setCookies(res).some((c) => c.startsWith("platform_token="))).toBe(false);
+  }, 40_000);
+
+  it("a sub whose DID document leads to another authorization server → 400 'Auth server mismatch' (§5 step 6)", async () => {
+    const other = await startMockNetwork();
+    try {
+      const did = "did:plc:elsewhereaaaaaaaaaaaaaaa";
+      mock.accounts.set(did, { did, handle: "elsewhere.test", pds: other.url });
+      const { callback, binding } = await begin(tp, mock.url); // a server-URL login: no expected DID
+      mock.faults.tokenSub = did;
+      const revokedBefore = mock.revoked.length;
+      const res = await tp.request(callback, { headers: { Cookie: `login_state=${binding}` } });
+      expect(res.status).toBe(400);
+      expect(await res.text()).toContain("Auth server mismatch");
+      expect(setCookies(res).some((c) => c.startsWith("platform_token="))).toBe(false);
+      expect(mock.revoked.length).toBeGreaterThan(revokedBefore);
+      expect(await tp.platform.db.atprotoOauthSession.count({ where: { key: did } })).toBe(0);
+      expect(await tp.platform.db.user.count({ where: { did } })).toBe(0);
+    } finally {
+      await other.close();
+    }
+  });
+
+  it("a DID without a verified handle at callback time → 400, the new session revoked and deleted (§5 step 8)", async () => {
+    const did = "did:plc:frankaaaaaaaaaaaaaaaaaaa";
+    mock.accounts.set(did, { did, handle: "frank.test" });
+    const { callback, binding } = await begin(tp, did);
+    mock.accounts.set(did, { did, handle: "frank.test", docHandle: "not-frank.test" }); // the handle moved away meanwhile
+    const revokedBefore = mock.revoked.length;
+    const res = await tp.request(callback, { headers: { Cookie: `login_state=${binding}` } });
+    expect(res.status).toBe(400);
+    expect(await res.text()).toContain("Failed to resolve identity: no verified handle");
+    expect(mock.revoked.length).toBeGreaterThan(revokedBefore);
+    expect(await tp.platform.db.atprotoOauthSession.count({ where: { key: did } })).toBe(0);
+    expect(await tp.platform.db.user.count({ where: { did } })).toBe(0);
+  });
+
   it("a consent return_to comes back exactly; a callback return_to has no effect (CB14, CB15)", async () => {
     const consent = "/auth/oauth/consent?client_id=test&wiki_slug=w&redirect_uri=http%3A%2F%2Flocalhost%2Fcb&code_challenge=abc";
     const { callback, binding } = await begin(tp, BOB.handle, consent);
@@ -360,6 +470,16 @@ describe("GET /auth/callback (CB1–CB17)", () => {
     expect((await tp.platform.db.user.findUnique({ where: { did } }))?.handle).toBe("dave2.test");
     expect((await tp.platform.db.user.findUnique({ where: { did: "did:plc:squatter" } }))?.handle).toBe("did:plc:squatter");
   });
+
+  it("a predecessor row holding the handle in another case also gives it up (CB17, security.md #28)", async () => {
+    const did = "did:plc:ivyaaaaaaaaaaaaaaaaaaaaa";
+    mock.accounts.set(did, { did, handle: "ivy.test" });
+    await tp.platform.db.user.create({ data: { did: "did:plc:oldivy", handle: "Ivy.Test", created_at: "2024-01-01T00:00:00.000000+00:00" } });
+    const { cb } = await login(tp, "ivy.test");
+    expect(cb.status).toBe(302);
+    expect((await tp.platform.db.user.findUnique({ where: { did } }))?.handle).toBe("ivy.test");
+    expect((await tp.platform.db.user.findUnique({ where: { did: "did:plc:oldivy" } }))?.handle).toBe("did:plc:oldivy");
+  });
 });
 
 describe("logout (LO1–LO5)", () => {
@@ -374,6 +494,25 @@ describe("logout (LO1–LO5)", () => {
     expect(setCookies(res).find((c) => c.startsWith("platform_token="))).toMatch(/^platform_token=; Path=\/; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; SameSite=Lax$/);
     expect(mock.revoked.length).toBeGreaterThan(revokedBefore);
     expect(await tp.platform.db.atprotoOauthSession.count({ where: { key: BOB.did } })).toBe(0);
+  });
+
+  it("an authorization server that never answers the revocation does not hold logout up (§6 step 1)", async () => {
+    const { cb } = await login(tp, BOB.handle);
+    const jwt = cookieValue(cb, "platform_token")!;
+    mock.faults.revokeHang = true;
+    const revokeCalls = mock.calls.filter((c) => c.path === "/oauth/revoke").length;
+    const before = tp.logs.length;
+    const started = Date.now();
+    const res = await tp.request("/auth/logout", { headers: cookieHeader(jwt) });
+    const took = Date.now() - started;
+    expect(res.status).toBe(302);
+    expect(setCookies(res).find((c) => c.startsWith("platform_token="))).toContain("Max-Age=0");
+    expect(mock.calls.filter((c) => c.path === "/oauth/revoke").length).toBe(revokeCalls + 1); // it was asked
+    expect(took).toBeLessThan(5_000); // the outbound timeout alone would be 10 s
+    expect(await tp.platform.db.atprotoOauthSession.count({ where: { key: BOB.did } })).toBe(0);
+    const warned = logLines(tp, before).find((l) => l.level === "warn" && /revoking the ATProto session/.test(String(l.msg)));
+    expect(warned).toMatchObject({ did: BOB.did });
+    expect(warned?.reqId).toBeTruthy();
   });
 
   it("no cookie or an invalid one → 302, never an error (LO3)", async () => {
@@ -452,8 +591,91 @@ describe("rate limits on login and callback (RL1, RL5)", () => {
   });
 });
 
+describe("every callback refusal is logged with its cause (E4, D15)", () => {
+  /** name, the callback URL (and binding cookie) to send, the expected status and message. */
+  type Case = [string, () => Promise<string | readonly [string, string]>, number, string];
+  it.each<Case>([
+    ["missing parameters", async () => "/auth/callback?state=abc", 400, "Missing required OAuth callback parameters"],
+    ["an unknown state", async () => `/auth/callback?state=nope&iss=${encodeURIComponent(mock.issuer)}&code=x`, 400, "OAuth request not found"],
+    [
+      "an issuer mismatch",
+      async () => {
+        const { callback, binding } = await begin(tp, BOB.handle);
+        const u = new URL(callback);
+        u.searchParams.set("iss", "https://evil.example");
+        return [u.href, `login_state=${binding}`];
+      },
+      400,
+      "Issuer mismatch",
+    ],
+    ["a binding mismatch", async () => [(await begin(tp, BOB.handle)).callback, "login_state=x"], 400, "Login session mismatch"],
+  ])("%s: one warn line with reqId, status and message", async (_name, make, status, message) => {
+    const made = await make();
+    const [url, cookie] = typeof made === "string" ? [made, undefined] : made;
+    const before = tp.logs.length;
+    const res = await tp.request(url, { headers: cookie ? { Cookie: cookie } : {} });
+    expect(res.status).toBe(status);
+    const refusals = logLines(tp, before).filter((l) => l.msg === "callback refused");
+    expect(refusals).toHaveLength(1);
+    expect(refusals[0]).toMatchObject({ level: "warn", status, message });
+    expect(refusals[0].reqId).toBe(res.headers.get("x-request-id"));
+  });
+
+  it("a failed code exchange is logged with the library's cause", async () => {
+    const { callback, binding } = await begin(tp, BOB.handle);
+    mock.faults.tokenStatus = 500;
+    const before = tp.logs.length;
+    const res = await tp.request(callback, { headers: { Cookie: `login_state=${binding}` } });
+    expect(res.status).toBe(502);
+    const refusal = logLines(tp, before).find((l) => l.msg === "callback refused");
+    expect(refusal).toMatchObject({ level: "warn", status: 502, message: "Token exchange failed" });
+    expect(JSON.stringify(refusal?.err)).toContain("server_error");
+  });
+});
+
 describe("logs never carry secrets (E4, T3)", () => {
-  it("no cookie, token, code or state value appears in the logs", async () => {
+  it("no code, state or binding value appears in the logs of failed callbacks", async () => {
+    const before = tp.logs.length;
+    const secrets: string[] = [];
+    const note = (callback: string, binding?: string) => {
+      const q = new URL(callback).searchParams;
+      secrets.push(q.get("code")!, q.get("state")!, ...(binding ? [binding] : []));
+    };
+    // Binding mismatch, issuer mismatch, token exchange failure, scope mismatch, an error callback with a state.
+    const a = await begin(tp, BOB.handle);
+    note(a.callback, a.binding);
+    await tp.request(a.callback, { headers: { Cookie: "login_state=someone-elses" } });
+    const b = await begin(tp, BOB.handle);
+    note(b.callback, b.binding);
+    const wrongIss = new URL(b.callback);
+    wrongIss.searchParams.set("iss", "https://evil.example");
+    await tp.request(wrongIss.href, { headers: { Cookie: `login_state=${b.binding}` } });
+    const c = await begin(tp, BOB.handle);
+    note(c.callback, c.binding);
+    mock.faults.tokenStatus = 500;
+    await tp.request(c.callback, { headers: { Cookie: `login_state=${c.binding}` } });
+    delete mock.faults.tokenStatus;
+    const d = await begin(tp, BOB.handle);
+    note(d.callback, d.binding);
+    mock.faults.tokenScope = "transition:generic";
+    await tp.request(d.callback, { headers: { Cookie: `login_state=${d.binding}` } });
+    delete mock.faults.tokenScope;
+    const e = await begin(tp, BOB.handle);
+    note(e.callback, e.binding);
+    await tp.request(`/auth/callback?state=${new URL(e.callback).searchParams.get("state")}&error=access_denied`, {
+      headers: { Cookie: `login_state=${e.binding}` },
+    });
+    // The same callback twice at once (a double-click, or a replay racing the original).
+    const f = await begin(tp, BOB.handle);
+    note(f.callback, f.binding);
+    await Promise.all([0, 1].map(() => tp.request(f.callback, { headers: { Cookie: `login_state=${f.binding}` } })));
+    const logs = tp.logs.slice(before).join("\n");
+    expect(logs).toContain("callback refused");
+    for (const secret of secrets) expect(logs).not.toContain(secret);
+  });
+
+
+  it("no cookie, token, code or state value appears in the logs of a login and logout", async () => {
     const { cb, callback } = await login(tp, BOB.handle);
     const jwt = cookieValue(cb, "platform_token")!;
     await tp.request("/auth/logout", { headers: cookieHeader(jwt) });

@@ -51,6 +51,10 @@ describe("production start-up refusals (H4)", () => {
     ["ATPROTO_ALLOW_HTTP_LOOPBACK=true", (d) => (d.env.ATPROTO_ALLOW_HTTP_LOOPBACK = "true"), /ATPROTO_ALLOW_HTTP_LOOPBACK/],
     ["a missing robot.db", (d) => fs.rmSync(d.env.ROBOT_DB_PATH), /ROBOT_DB_PATH/],
     ["a missing WIKI_BASE", (d) => fs.rmSync(d.env.WIKI_BASE, { recursive: true }), /WIKI_BASE/],
+    // URLs the outbound rules refuse on every login (security.md §6) are refused at start-up.
+    ["an IP-literal PLC_DIRECTORY_URL", (d) => (d.env.PLC_DIRECTORY_URL = "https://10.0.0.1"), /PLC_DIRECTORY_URL.*IP address hosts/],
+    ["a ported ATPROTO_HANDLE_RESOLVER", (d) => (d.env.ATPROTO_HANDLE_RESOLVER = "https://resolver.example:8443"), /ATPROTO_HANDLE_RESOLVER.*explicit port/],
+    ["an .internal BSKY_APPVIEW_URL", (d) => (d.env.BSKY_APPVIEW_URL = "https://appview.internal"), /BSKY_APPVIEW_URL.*\.internal/],
   ];
   it.each(cases)("exits non-zero naming the variable: %s", async (_name, spoil, variable) => {
     const d = prodData();
@@ -102,6 +106,18 @@ describe("development start from an empty DATA_DIR (H5)", () => {
       server.child.kill("SIGTERM");
       await server.exited;
     }
+  });
+});
+
+describe("development start with PLATFORM_DOMAIN=localhost:<port>", () => {
+  it("exits non-zero with a message naming PLATFORM_DOMAIN and suggesting 127.0.0.1:<port>, not a library dump", async () => {
+    const server = spawnServer({ NODE_ENV: "development", DATA_DIR: path.join(tmp(), "data"), PORT: "5173", HOST: "127.0.0.1", PLATFORM_DOMAIN: "localhost:5173", LOG_LEVEL: "info" });
+    expect(await server.exited).not.toBe(0);
+    const out = server.output();
+    expect(out).toContain("PLATFORM_DOMAIN=localhost:5173");
+    expect(out).toContain("PLATFORM_DOMAIN=127.0.0.1:5173");
+    expect(out).not.toContain("ZodError");
+    expect(out).not.toContain("redirect_uris");
   });
 });
 

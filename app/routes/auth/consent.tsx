@@ -64,7 +64,7 @@ export async function action({ request, context }: Route.ActionArgs) {
     // entry.server.tsx answers a document POST with the 302; a JS submission gets the data
     // and <Continue> navigates.
     return data(
-      { continueTo: { href: result.location, target: result.redirectTarget, decision: result.decision } },
+      { continueTo: { href: result.location, nextHost: result.nextHost, finalTarget: result.finalTarget, decision: result.decision } },
       { headers: { Location: result.location } },
     );
   }
@@ -147,13 +147,23 @@ function ConsentPage({ view }: { view: ConsentView }) {
   );
 }
 
-/** Approve or a registered Deny after a JS submission: go on to the target (a link as fallback). */
-function Continue({ href, target, decision }: { href: string; target: string; decision: string }) {
+/**
+ * Approve or a registered Deny after a JS submission: go on to the target (a link as fallback).
+ * It names the host the browser is really sent to now: for Approve the wiki host, which then
+ * hands the browser on to the app's redirect target.
+ */
+function Continue({ href, nextHost, finalTarget, decision }: { href: string; nextHost: string; finalTarget: string; decision: string }) {
   useEffect(() => window.location.assign(href), [href]);
   return (
     <AuthPage title={decision === "approve" ? "Approved" : "Access denied"}>
       <p>
-        Continuing to <strong>{target}</strong>… <a href={href}>Continue</a>
+        Continuing to <strong>{nextHost}</strong>
+        {finalTarget !== nextHost ? (
+          <>
+            , which then sends you on to <strong>{finalTarget}</strong>
+          </>
+        ) : null}
+        … <a href={href}>Continue</a>
       </p>
     </AuthPage>
   );

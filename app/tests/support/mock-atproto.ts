@@ -12,6 +12,10 @@ export interface MockAccount {
   did: string;
   handle: string;
   displayName?: string;
+  /** The DID document's `#atproto_pds` endpoint (default: this mock); `null` leaves the service out. */
+  pds?: string | null;
+  /** The handle the DID document claims (`alsoKnownAs`), when it differs from the one that resolves to this DID. */
+  docHandle?: string;
 }
 
 export interface Faults {
@@ -31,6 +35,8 @@ export interface Faults {
   parStatus?: number;
   /** Profile lookup answers this status. */
   profileStatus?: number;
+  /** Revocation endpoint accepts the request and never answers. */
+  revokeHang?: boolean;
 }
 
 export interface MockNetwork {
@@ -77,11 +83,11 @@ export async function startMockNetwork(): Promise<MockNetwork> {
   const didDoc = (a: MockAccount) => ({
     "@context": ["https://www.w3.org/ns/did/v1", "https://w3id.org/security/multikey/v1"],
     id: a.did,
-    alsoKnownAs: [`at://${a.handle}`],
+    alsoKnownAs: [`at://${a.docHandle ?? a.handle}`],
     verificationMethod: [
       { id: `${a.did}#atproto`, type: "Multikey", controller: a.did, publicKeyMultibase: "zQ3shXjHeiBuRCKmM36cuYnm7YEMzhGnCmCyW92sRJ9pribSF" },
     ],
-    service: [{ id: "#atproto_pds", type: "AtprotoPersonalDataServer", serviceEndpoint: url }],
+    service: a.pds === null ? [] : [{ id: "#atproto_pds", type: "AtprotoPersonalDataServer", serviceEndpoint: a.pds ?? url }],
   });
 
   /** A real AS requires a DPoP proof signed by the embedded key, for this URL, with our nonce. */
@@ -206,6 +212,7 @@ export async function startMockNetwork(): Promise<MockNetwork> {
         }
         case "/oauth/revoke":
           revoked.push(body?.token ?? "");
+          if (faults.revokeHang) return; // never answers
           return json(res, 200, {});
       }
       json(res, 404, { error: "not found" });
