@@ -72,9 +72,10 @@ describe("loadConfig", () => {
   });
 
   it("accepts valid domains and a cookie domain in any case", () => {
-    expect(loadConfig({ PLATFORM_DOMAIN: "wtf.e2e.internal:8443" }).domainHost).toBe("wtf.e2e.internal");
-    expect(loadConfig({ PLATFORM_DOMAIN: "[::1]:5000" }).domainPort).toBe("5000");
-    expect(loadConfig({ PLATFORM_DOMAIN: "robot.test", COOKIE_DOMAIN: ".Example.TEST" }).cookieDomain).toBe(".example.test");
+    const https = { PLATFORM_SCHEME: "https" };
+    expect(loadConfig({ ...https, PLATFORM_DOMAIN: "wtf.e2e.internal:8443" }).domainHost).toBe("wtf.e2e.internal");
+    expect(loadConfig({ ...https, PLATFORM_DOMAIN: "[::1]:5000" }).domainPort).toBe("5000");
+    expect(loadConfig({ ...https, PLATFORM_DOMAIN: "robot.test", COOKIE_DOMAIN: ".Example.TEST" }).cookieDomain).toBe(".example.test");
   });
 
   it("splits PLATFORM_DOMAIN into host and port", () => {
