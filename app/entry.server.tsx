@@ -28,9 +28,14 @@ export default function handleRequest(
     return new Response(null, { status: 302, headers: responseHeaders });
   }
   // The request's log line names what went wrong (acceptance E4).
-  const errors = routerContext.staticHandlerContext.errors;
-  if (errors && loadContext?.state && !loadContext.state.cause) {
-    loadContext.state.cause = Object.values(errors).map(describeRouteError).join("; ");
+  const { errors, actionData } = routerContext.staticHandlerContext;
+  if (loadContext?.state && !loadContext.state.cause) {
+    if (errors) loadContext.state.cause = Object.values(errors).map(describeRouteError).join("; ");
+    // A form re-rendered in place with its message (400/403/409 page actions).
+    else if (responseStatusCode >= 400 && actionData) {
+      const messages = Object.values(actionData).map((d) => (d as { error?: unknown } | null)?.error).filter((m) => typeof m === "string");
+      if (messages.length) loadContext.state.cause = messages.join("; ").slice(0, 300);
+    }
   }
   const nonce = loadContext?.nonce;
   return new Promise<Response>((resolve, reject) => {

@@ -42,6 +42,21 @@ describe("every 4xx/5xx has one log line with reqId and a cause (E4)", () => {
     expect(res.headers.get("x-robot-cause")).toBeNull();
   });
 
+  it("a form re-rendered in place names its error", async () => {
+    const u = await tp.createUser("formcause.test");
+    const res = await tp.request("/app/create", {
+      method: "POST",
+      ip: freshIp(),
+      headers: { ...cookieHeader(u.jwt), Origin: tp.origin, "Content-Type": "application/x-www-form-urlencoded" },
+      body: "slug=admin&display_name=x",
+    });
+    expect(res.status).toBe(400);
+    const failures = linesOf(res).filter((l) => typeof l.status === "number");
+    expect(failures).toHaveLength(1);
+    expect(failures[0].cause).not.toBe("HTTP 400");
+    expect(String(failures[0].cause)).toMatch(/reserved/i);
+  });
+
   it("a refused cross-site request's line carries the observed headers", async () => {
     const res = await tp.request("/app/create", { method: "POST", ip: freshIp(), headers: { Origin: "http://alice.127.0.0.1:5173", "Sec-Fetch-Site": "same-site" }, body: "" });
     expect(res.status).toBe(403);
