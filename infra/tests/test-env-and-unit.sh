@@ -51,7 +51,7 @@ done
 
 # ---- systemd unit ---------------------------------------------------------------------------
 unit=$(cat "$UNIT")
-for want in "Type=exec" "User=robot" "Group=robot" "EnvironmentFile=/etc/robot-platform/robot.env" \
+for want in "Type=exec" "User=robot" "Group=robot" "SupplementaryGroups=systemd-journal" "EnvironmentFile=/etc/robot-platform/robot.env" \
             "WorkingDirectory=/opt/robot-platform/current" "ExecStart=/usr/bin/node build/server/index.js" \
             "Restart=on-failure" "SyslogIdentifier=robot-platform" "KillSignal=SIGTERM" "TimeoutStopSec=" \
             "NoNewPrivileges=true" "ProtectSystem=strict" "ReadWritePaths=/srv/data" "PrivateTmp=true" \
