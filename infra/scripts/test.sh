@@ -4,7 +4,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib-dev.sh"
 cd "$ROOT"
-ensure_apt_packages git chromium caddy sqlite3 openssl curl python3
+ensure_apt_packages git chromium caddy sqlite3 openssl curl python3 shellcheck   # python3: the MCP-side verifier; shellcheck: infra/scripts lint
 ensure_node_modules
 echo "== build" && npx react-router build >/dev/null
 echo "== typecheck" && npx react-router typegen && npx tsc --noEmit

@@ -149,12 +149,34 @@ svc_can_reach_tmp() {
   fi
 }
 
+# make_linked_release DIR: a prebuilt tree like APP_DIR (build/, prisma/, public/, infra/,
+# package*.json ...) whose node_modules is a symlink to APP_DIR's (used read-only). It runs
+# the same code as APP_DIR without a copy of its 661 MB of node_modules, which only one
+# test (test-platform-install-upgrade, the fresh install) needs to make for real.
+make_linked_release() { # DIR
+  local d=$1 e
+  mkdir -p "$d"
+  for e in "$APP_DIR"/* "$APP_DIR"/.[!.]*; do
+    [[ -e "$e" ]] || continue
+    case "$(basename "$e")" in node_modules|.git|data|test-results|playwright-report) continue ;; esac
+    cp -a "$e" "$d/"
+  done
+  ln -s "$APP_DIR/node_modules" "$d/node_modules"
+}
+# linked_app: the path of this test's linked release of APP_DIR (made on first use).
+linked_app() {
+  [[ -d "$T/linked-app" ]] || make_linked_release "$T/linked-app"
+  echo "$T/linked-app"
+}
+
 # provision_platform NAME DOMAIN PORT [extra install args...]: a private installation in
-# $T/NAME with `install --prebuilt APP_DIR`, started by helpers/service.sh (result in
-# $OUT/$RC). Sets INST (root dir), ENV_FILE, DATA, SERVICE (the stop/start hook), PREFIX.
+# $T/NAME with `install --prebuilt PROVISION_PREBUILT` (default: the linked release of
+# APP_DIR), started by helpers/service.sh (result in $OUT/$RC). Sets INST (root dir),
+# ENV_FILE, DATA, SERVICE (the stop/start hook), PREFIX.
 provision_platform() {
-  local name=$1 domain=$2 port=$3; shift 3
+  local name=$1 domain=$2 port=$3 prebuilt; shift 3
   svc_can_reach_tmp
+  prebuilt=${PROVISION_PREBUILT:-$(linked_app)}
   INST="$T/$name"
   mkdir -p "$INST"
   ENV_FILE="$INST/etc/robot.env"
@@ -164,7 +186,7 @@ provision_platform() {
   export ROBOT_TEST_SERVICE_DIR="$INST/run"
   [[ $EUID -eq 0 ]] && export ROBOT_TEST_SERVICE_USER=$SVC_USER
   mkdir -p "$ROBOT_TEST_SERVICE_DIR"
-  run "$SCRIPTS/install" --prebuilt "$APP_DIR" --user "$SVC_USER" --no-systemd \
+  run "$SCRIPTS/install" --prebuilt "$prebuilt" --user "$SVC_USER" --no-systemd \
       --prefix "$PREFIX" --data-dir "$DATA" --static-dir "$INST/srv/static" \
       --env-file "$ENV_FILE" --backup-dir "$INST/srv/backups" \
       --domain "$domain" --port "$port" \

@@ -178,6 +178,62 @@ else
   note "NOT RUN (needs root): backup/restore of repositories owned by another user; the rest ran as $(id -un)"
 fi
 
+# ---- paths from the environment file; rows without directories -----------------------------------
+# The database, the wikis and the keys in three different places, as an environment file
+# may have them; one wikis row has no directory, one directory has no row.
+S="$T/split"
+mkdir -p "$S/db" "$S/keys"
+cp -a "$D/wikis" "$S/wiki-base"
+cp -a "$D/robot.db" "$S/db/robot.db"
+cp -a "$D/signing_key.pem" "$D/signing_key.pub" "$D/client_jwk.json" "$S/keys/"
+mv "$S/wiki-base/dave" "$S/wiki-base/erin"
+cat >"$S/robot.env" <<ENV
+# a comment
+ROBOT_DB_PATH=$S/db/robot.db
+WIKI_BASE="$S/wiki-base"
+SIGNING_KEY_PATH=$S/keys/signing_key.pem
+CLIENT_JWK_PATH=$S/keys/client_jwk.json
+ENV
+run "$SCRIPTS/backup" --env-file "$S/robot.env" --dest "$S/backups" --no-prune -q
+assert_rc 0 "backup --env-file (robot.db, WIKI_BASE and keys outside one data dir)"
+SB=$(ls -d "$S"/backups/robot-backup-* 2>/dev/null | head -n 1)
+for f in robot.db signing_key.pem signing_key.pub client_jwk.json wikis/alice/repo.bundle wikis/bob/wiki.db wikis/erin/repo.bundle; do
+  assert_file "$SB/$f" "…the backup has $f"
+done
+assert_contains "$OUT" "the wikis row 'dave' has no usable directory" "…warns about a wikis row without a directory, also with -q"
+assert_contains "$OUT" "wiki-base/erin has no wikis row" "…and about a directory without a row"
+assert_contains "$(cat "$SB/INFO")" "wiki_base: $S/wiki-base" "…INFO records where the wikis came from"
+run "$SCRIPTS/restore" "$SB" --data-dir "$S/restored" --owner "$ME"
+assert_rc 0 "…and it restores"
+assert_eq "$alice_head" "$(git -C "$S/restored/wikis/alice/repo" rev-parse HEAD)" "…alice's HEAD commit id equal"
+run "$SCRIPTS/backup" --env-file "$S/robot.env" --data-dir "$D" --dest "$S/backups"
+assert_rc 2 "--env-file and --data-dir together are a usage error"
+run "$SCRIPTS/backup" --env-file "$S/nope.env" --dest "$S/backups"
+assert_rc 1 "a missing --env-file fails"
+
+# ---- restore --create-user: a new host, where restore runs before install ------------------------
+if [[ $EUID -eq 0 ]]; then
+  nouser=robot-infra-nouser
+  if id -u "$nouser" >/dev/null 2>&1; then fatal "user $nouser exists on this machine; this test needs it absent"; fi
+  run "$SCRIPTS/restore" "$BK" --data-dir "$T/cu" --owner "$nouser"
+  assert_rc 1 "restore for an owner that does not exist: refused"
+  assert_contains "$OUT" "pass --create-user" "…pointing at --create-user"
+  # useradd itself is a stand-in here (the tests create no users): it records its arguments
+  mkdir -p "$T/fakebin"
+  printf '#!/bin/sh\necho "$*" >>"%s"\nexit 9\n' "$T/useradd.args" >"$T/fakebin/useradd"
+  chmod +x "$T/fakebin/useradd"
+  run env PATH="$T/fakebin:$PATH" "$SCRIPTS/restore" "$BK" --data-dir "$T/cu" --owner "$nouser" --create-user
+  assert_rc 1 "restore --create-user when useradd fails: refused"
+  assert_contains "$OUT" "could not create user $nouser" "…with a message"
+  assert_eq "--system --user-group --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin --comment robot.wtf services $nouser" \
+    "$(cat "$T/useradd.args" 2>/dev/null)" "…it asked for the same system user as install creates"
+  assert_no_path "$T/cu" "…and left no target directory behind"
+else
+  run "$SCRIPTS/restore" "$BK" --data-dir "$T/cu" --create-user
+  assert_rc 1 "restore --create-user without root: refused"
+  assert_contains "$OUT" "needs root" "…with a message"
+fi
+
 # ---- a broken database fails the backup cleanly -----------------------------------------------
 printf 'this is not a database at all, just text that is long enough to look like a file\n' >"$D/wikis/bob/wiki.db"
 rm -f "$D/wikis/bob/wiki.db-wal" "$D/wikis/bob/wiki.db-shm"

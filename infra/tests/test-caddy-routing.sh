@@ -57,14 +57,22 @@ assert_contains "$OUT" "\"x-forwarded-host\":\"$DOMAIN:$HTTPS_PORT\"" "X-Forward
 assert_contains "$OUT" "\"host\":\"$DOMAIN:$HTTPS_PORT\"" "Host is passed unchanged"
 
 # ---- wiki subdomain (known slug: certificate on demand) ------------------------------------------
-for p in /mcp /mcp/ /mcp/sse '/authorize?client_id=x' '/authorize/callback?approval_token=x' /token /register \
+# The MCP server owns exactly /mcp, /authorize (+ /authorize/callback), /token, /register
+# and /.well-known/* (spec/README.md, process picture) — matched case-sensitively and
+# per path segment, so wiki pages whose names merely start like them stay with the wiki.
+for p in /mcp /mcp/ /mcp/sse '/authorize?client_id=x' /authorize/ /authorize/callback \
+         '/authorize/callback?approval_token=x' /token '/token?x=1' /register \
          /.well-known/oauth-authorization-server /.well-known/oauth-authorization-server/mcp \
-         /.well-known/oauth-protected-resource /.well-known/oauth-protected-resource/mcp; do
+         /.well-known/oauth-protected-resource /.well-known/oauth-protected-resource/mcp \
+         /.well-known/openid-configuration /.well-known/openid-configuration/mcp \
+         //token '/%6Dcp' /x/../register; do
   get "alice.$DOMAIN" "$p"
   assert_eq mcp "$(upstream_of)" "alice.$DOMAIN$p -> MCP server"
 done
 for p in / /Home /-/admin /api/v1/pages /.git/info/refs /platform/robot.wtf.svg /token/extra /registered \
-         /.well-known/openid-configuration /app/ /auth/login; do
+         /Token /TOKEN /MCP /Mcp/sse /mcp-notes /mcpsetup /McpSetup /Authorize /authorized-users /Authorized-Users \
+         /authorizes/callback /Register /register/ /registers /tokens /.well-known /.Well-Known/openid-configuration \
+         /Home/mcp /Notes/token '/%54oken' /app/ /auth/login; do
   get "alice.$DOMAIN" "$p"
   assert_eq wiki "$(upstream_of)" "alice.$DOMAIN$p -> wiki server"
 done

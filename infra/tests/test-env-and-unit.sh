@@ -10,14 +10,25 @@ UNIT="$REPO_DIR/infra/systemd/robot-platform.service"
 [[ -f "$UNIT" ]] || fatal "missing $UNIT"
 
 # ---- env example ---------------------------------------------------------------------------
-vars=(PLATFORM_DOMAIN SIGNING_KEY_PATH ROBOT_DB_PATH WIKI_BASE CONSENT_URL CONSENT_SECRET COOKIE_DOMAIN
+# The variables: every one the platform's config schema reads (app/server/config.server.ts,
+# the only reader of process.env), plus those of spec/contracts.md §11 that only other
+# processes or tools read.
+CONFIG="$REPO_DIR/app/server/config.server.ts"
+[[ -f "$CONFIG" ]] || fatal "missing $CONFIG (the config schema the env example is checked against)"
+schema_vars=$(awk '/^const envSchema = z\.object\(\{/ { f = 1; next } f && /^\}\);/ { f = 0 } f' "$CONFIG" \
+  | sed -n -E 's/^[[:space:]]+([A-Z][A-Z0-9_]*):.*/\1/p')
+rl_names=$(awk '/RATE_LIMIT_NAMES = \[/ { f = 1; next } f && /\] as const/ { f = 0 } f' "$CONFIG" \
+  | tr -d ' ",' | sed '/^$/d' | tr '[:lower:]' '[:upper:]')
+[[ $(wc -w <<<"$schema_vars") -ge 25 && $(wc -w <<<"$rl_names") -ge 5 ]] \
+  || fatal "could not read the variable names from $CONFIG (envSchema / RATE_LIMIT_NAMES changed shape?)"
+note "config schema: $(wc -w <<<"$schema_vars") variables + $(wc -w <<<"$rl_names") rate limits"
+spec_vars=(PLATFORM_DOMAIN SIGNING_KEY_PATH ROBOT_DB_PATH WIKI_BASE CONSENT_URL CONSENT_SECRET COOKIE_DOMAIN
       PLATFORM_STATIC_DIR NODE_ENV PLATFORM_SCHEME HOST PORT DATA_DIR DATABASE_URL ROBOT_STATIC_DIR
       CLIENT_JWK_PATH SESSION_SECRET JWT_ISSUER JWT_AUDIENCE PLATFORM_ADMIN_DIDS MAX_WIKIS_PER_USER
       TRUST_PROXY PLC_DIRECTORY_URL ATPROTO_HANDLE_RESOLVER ATPROTO_ALLOW_HTTP_LOOPBACK BSKY_APPVIEW_URL
       WIKI_TEMPLATE_DIR GIT_BIN ADMIN_SERVICES ADMIN_DISK_PATH MCP_ISSUER_TEMPLATE HSTS_INCLUDE_SUBDOMAINS
-      LOG_LEVEL RATE_LIMITS_ENABLED RATE_LIMIT_DEFAULT RATE_LIMIT_LOGIN RATE_LIMIT_CALLBACK
-      RATE_LIMIT_CONSENT RATE_LIMIT_CREATE RATE_LIMIT_SETTINGS RATE_LIMIT_WIKI_DANGER
-      RATE_LIMIT_ACCOUNT_DELETE RATE_LIMIT_API_READ RATE_LIMIT_API_WRITE)
+      LOG_LEVEL RATE_LIMITS_ENABLED)
+mapfile -t vars < <(printf '%s\n' "${spec_vars[@]}" $schema_vars $(sed 's/^/RATE_LIMIT_/' <<<"$rl_names") | awk '!seen[$0]++')
 for v in "${vars[@]}"; do
   line=$(grep -nE "^#?$v=" "$ENVF" | head -n 1 || true)
   if [[ -z "$line" ]]; then bad "env example names $v"; continue; fi
@@ -46,12 +57,20 @@ for v in CONSENT_SECRET DATABASE_URL DATA_DIR ATPROTO_HANDLE_RESOLVER; do
 done
 for r in DEFAULT:300/60 LOGIN:10/60 CALLBACK:10/60 CONSENT:10/60 CREATE:5/60 SETTINGS:30/60 \
          WIKI_DANGER:5/60 ACCOUNT_DELETE:3/60 API_READ:120/60 API_WRITE:30/60; do
-  assert_eq "${r#*:}" "$(get "RATE_LIMIT_${r%%:*}")" "RATE_LIMIT_${r%%:*} = documented default ${r#*:}"
+  assert_eq "${r#*:}" "$(get "RATE_LIMIT_${r%%:*}")" "RATE_LIMIT_${r%%:*} = documented default ${r#*:} (security.md §5)"
 done
+# …and = the defaults the code applies when the variable is unset (RATE_LIMIT_DEFAULTS)
+code_defaults=$(awk '/RATE_LIMIT_DEFAULTS[^=]*= \{/ { f = 1; next } f && /^\};/ { f = 0 } f' "$CONFIG" \
+  | sed -n -E 's/^[[:space:]]+([a-z_]+): \{ points: ([0-9]+), seconds: ([0-9]+) \},?$/\1 \2\/\3/p')
+assert_eq "$(wc -w <<<"$rl_names")" "$(wc -l <<<"$code_defaults")" "the code has a default for every rate limit"
+while read -r name val; do
+  n=$(tr '[:lower:]' '[:upper:]' <<<"$name")
+  assert_eq "$val" "$(get "RATE_LIMIT_$n")" "RATE_LIMIT_$n = the code's default $val"
+done <<<"$code_defaults"
 
 # ---- systemd unit ---------------------------------------------------------------------------
 unit=$(cat "$UNIT")
-for want in "Type=exec" "User=robot" "Group=robot" "EnvironmentFile=/etc/robot-platform/robot.env" \
+for want in "Type=exec" "User=robot" "Group=robot" "SupplementaryGroups=systemd-journal" "EnvironmentFile=/etc/robot-platform/robot.env" \
             "WorkingDirectory=/opt/robot-platform/current" "ExecStart=/usr/bin/node build/server/index.js" \
             "Restart=on-failure" "SyslogIdentifier=robot-platform" "KillSignal=SIGTERM" "TimeoutStopSec=" \
             "NoNewPrivileges=true" "ProtectSystem=strict" "ReadWritePaths=/srv/data" "PrivateTmp=true" \

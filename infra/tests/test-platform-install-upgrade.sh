@@ -4,6 +4,8 @@
 # release + current symlink, service ready, smoke test); an idempotent re-install; a good
 # upgrade; an upgrade with a new migration; broken releases (crash at start, never ready)
 # rolled back; a failing build and a locked database that change nothing; pruning.
+# Only the fresh install copies APP_DIR with its node_modules, as production does; every
+# later release is a linked release (lib.sh make_linked_release), which runs the same code.
 source "$(dirname "$0")/lib.sh"
 require_app_build
 require_cmd sqlite3; require_cmd curl; require_cmd openssl
@@ -13,7 +15,7 @@ DOMAIN="wtf.e2e.internal:8443"
 note "app: $APP_DIR; service user: $SVC_USER"
 
 # ---- fresh install ------------------------------------------------------------------------------
-provision_platform inst "$DOMAIN" "$PORT"
+PROVISION_PREBUILT=$APP_DIR provision_platform inst "$DOMAIN" "$PORT"
 assert_rc 0 "install (fresh, prebuilt)"
 [[ $RC == 0 ]] || fatal "install failed; server log:"$'\n'"$(server_log)"
 SVC_GROUP=$(id -gn "$SVC_USER")
@@ -59,6 +61,8 @@ cmp -s "$APP_DIR/public/static/robot.wtf.svg" "$INST/srv/static/robot.wtf.svg" &
 [[ -L "$PREFIX/current" ]] && ok "current is a symlink" || bad "current is not a symlink"
 REL1=$(readlink -f "$PREFIX/current")
 [[ "$REL1" == "$PREFIX/releases/"* && -f "$REL1/build/server/index.js" ]] && ok "current -> releases/$(basename "$REL1")" || bad "current points at $REL1"
+[[ -d "$REL1/node_modules" && ! -L "$REL1/node_modules" && -x "$REL1/node_modules/.bin/prisma" ]] \
+  && ok "the release has its own copy of node_modules" || bad "the release has no node_modules of its own"
 assert_no_path "$REL1/data" "no development data dir in the release"
 [[ "$(readlink -f "/proc/$(server_pid)/cwd")" == "$REL1" ]] && ok "the server runs from the release directory" || bad "server cwd: $(readlink -f "/proc/$(server_pid)/cwd")"
 if [[ $EUID -eq 0 ]]; then
@@ -88,7 +92,7 @@ REL2=$(readlink -f "$PREFIX/current")
 # refuses a bad existing key
 cp "$DATA/client_jwk.json" "$T/jwk.bak"
 printf '{"kty":"RSA","n":"x","e":"AQAB","d":"y","kid":"old"}\n' >"$DATA/client_jwk.json"
-run "$SCRIPTS/install" --prebuilt "$APP_DIR" --user "$SVC_USER" --no-systemd --prefix "$PREFIX" \
+run "$SCRIPTS/install" --prebuilt "$(linked_app)" --user "$SVC_USER" --no-systemd --prefix "$PREFIX" \
     --env-file "$ENV_FILE" --backup-dir "$INST/srv/backups" --service-cmd "$SERVICE"
 assert_rc 1 "install refuses an RSA client JWK"
 assert_contains "$OUT" "an RSA client key is invalid" "…with a message"
@@ -97,7 +101,7 @@ assert_eq "$REL2" "$(readlink -f "$PREFIX/current")" "…before touching the rel
 
 # ---- good upgrade --------------------------------------------------------------------------------
 pid_before=$(server_pid)
-run "$SCRIPTS/upgrade" --prebuilt "$APP_DIR" --prefix "$PREFIX" --env-file "$ENV_FILE" \
+run "$SCRIPTS/upgrade" --prebuilt "$(linked_app)" --prefix "$PREFIX" --env-file "$ENV_FILE" \
     --backup-dir "$INST/srv/backups" --service-cmd "$SERVICE" --ready-timeout 60 --settle 1
 assert_rc 0 "upgrade (good release)"
 REL3=$(readlink -f "$PREFIX/current")
@@ -110,18 +114,8 @@ run "$SCRIPTS/smoke-test" "http://127.0.0.1:$PORT"
 assert_rc 0 "smoke test after the upgrade"
 
 # ---- an upgrade that brings a migration ------------------------------------------------------------
-# A release = the app plus one extra additive migration; node_modules is a symlink to the
-# app's (read-only use) to keep the copy small.
-make_variant() { # DIR
-  local d=$1 e
-  mkdir -p "$d"
-  for e in "$APP_DIR"/* "$APP_DIR"/.[!.]*; do
-    case "$(basename "$e")" in node_modules|.git|data|test-results|playwright-report) continue ;; esac
-    cp -a "$e" "$d/"
-  done
-  ln -s "$APP_DIR/node_modules" "$d/node_modules"
-}
-make_variant "$T/with-migration"
+# A release = the app plus one extra additive migration (a linked release).
+make_linked_release "$T/with-migration"
 mkdir "$T/with-migration/prisma/migrations/9999_infra_test_marker"
 printf 'CREATE TABLE "infra_test_marker" ("id" INTEGER NOT NULL PRIMARY KEY);\n' \
   >"$T/with-migration/prisma/migrations/9999_infra_test_marker/migration.sql"
@@ -132,7 +126,7 @@ as_svc sqlite3 "$DATA/robot.db" <"$T/holder.fifo" >/dev/null 2>&1 &
 HOLDER=$!; BG_PIDS+=("$HOLDER")
 exec 7>"$T/holder.fifo"; printf 'SELECT count(*) FROM users;\n' >&7; sleep 0.5
 run "$SCRIPTS/upgrade" --prebuilt "$T/with-migration" --prefix "$PREFIX" --env-file "$ENV_FILE" \
-    --backup-dir "$INST/srv/backups" --service-cmd "$SERVICE" --ready-timeout 60 --settle 1 --migrate-timeout 8
+    --backup-dir "$INST/srv/backups" --service-cmd "$SERVICE" --ready-timeout 60 --settle 1 --migrate-timeout 2
 assert_rc 1 "upgrade with a migration while another process holds robot.db: refused"
 assert_contains "$OUT" "migrations to apply: 9999_infra_test_marker" "…the pending migration was detected"
 assert_contains "$OUT" "retrying" "…it retried"
@@ -143,23 +137,32 @@ run curl -fsS "http://127.0.0.1:$PORT/readyz"
 assert_rc 0 "…and the service is ready"
 printf '.quit\n' >&7; exec 7>&-; wait "$HOLDER" 2>/dev/null || true
 
-# (b) free: applied while the service is stopped
+# (b) free: applied while the service is stopped (on a populated database: see
+# test-platform-legacy-adopt)
 run "$SCRIPTS/upgrade" --prebuilt "$T/with-migration" --prefix "$PREFIX" --env-file "$ENV_FILE" \
     --backup-dir "$INST/srv/backups" --service-cmd "$SERVICE" --ready-timeout 60 --settle 1
 assert_rc 0 "upgrade with a new migration"
 assert_eq 1 "$(as_svc sqlite3 "$DATA/robot.db" "SELECT count(*) FROM sqlite_master WHERE name='infra_test_marker'")" "…the migration was applied"
+pre="$INST/srv/backups/pre-upgrade/robot-$(basename "$(readlink -f "$PREFIX/current")").db"
+assert_eq 0 "$(sqlite3 "$pre" "SELECT count(*) FROM sqlite_master WHERE name='infra_test_marker'" 2>&1)" \
+  "…after the pre-upgrade backup was taken (the copy has no marker table)"
 assert_eq "$SVC_USER" "$(stat -c %U "$DATA/robot.db")" "…robot.db still belongs to the service user"
 REL4=$(readlink -f "$PREFIX/current")
 run "$SCRIPTS/smoke-test" "http://127.0.0.1:$PORT"
 assert_rc 0 "smoke test after the migration"
 
 # ---- broken release 1: crashes at start ---------------------------------------------------------
-make_variant "$T/broken-crash"
+make_linked_release "$T/broken-crash"
 printf 'console.error("deliberately broken build"); process.exit(1);\n' >"$T/broken-crash/build/server/index.js"
+start=$SECONDS
 run "$SCRIPTS/upgrade" --prebuilt "$T/broken-crash" --prefix "$PREFIX" --env-file "$ENV_FILE" \
-    --backup-dir "$INST/srv/backups" --service-cmd "$SERVICE" --ready-timeout 8 --settle 1
+    --backup-dir "$INST/srv/backups" --service-cmd "$SERVICE" --ready-timeout 60 --settle 1
+took=$((SECONDS - start))
 assert_rc 3 "upgrade to a release that crashes at start: rolled back"
 assert_contains "$OUT" "did not become ready" "…says it never became ready"
+assert_contains "$OUT" "the service is no longer running" "…because the service stopped running (service.sh status)"
+(( took < 30 )) && ok "…detected at once, not after --ready-timeout 60 (whole upgrade with rollback: ${took} s)" \
+  || bad "the crash was not detected early: the upgrade took ${took} s"
 assert_contains "$OUT" "ROLLED BACK to releases/$(basename "$REL4")" "…names the release it rolled back to"
 assert_eq "$REL4" "$(readlink -f "$PREFIX/current")" "…current points at the previous release again"
 run "$SCRIPTS/smoke-test" "http://127.0.0.1:$PORT"
@@ -169,7 +172,7 @@ assert_eq 1 "$failed" "…the failed release is kept and marked .failed"
 grep -q "deliberately broken build" "$ROBOT_TEST_SERVICE_DIR/server.log" && ok "…it really ran the broken build" || bad "broken build never ran"
 
 # ---- broken release 2: listens but never ready --------------------------------------------------
-make_variant "$T/broken-unready"
+make_linked_release "$T/broken-unready"
 cat >"$T/broken-unready/build/server/index.js" <<'JS'
 import http from "node:http";
 const s = http.createServer((req, res) => { res.writeHead(503, { "content-type": "application/json" }); res.end('{"status":"not ready"}'); });
@@ -177,15 +180,16 @@ s.listen(Number(process.env.PORT), process.env.HOST);
 process.on("SIGTERM", () => s.close(() => process.exit(0)));
 JS
 run "$SCRIPTS/upgrade" --prebuilt "$T/broken-unready" --prefix "$PREFIX" --env-file "$ENV_FILE" \
-    --backup-dir "$INST/srv/backups" --service-cmd "$SERVICE" --ready-timeout 6 --settle 1
+    --backup-dir "$INST/srv/backups" --service-cmd "$SERVICE" --ready-timeout 3 --settle 1
 assert_rc 3 "upgrade to a release whose /readyz stays 503: rolled back"
+assert_contains "$OUT" "no 200 from" "…after --ready-timeout"
 assert_eq "$REL4" "$(readlink -f "$PREFIX/current")" "…current points at the previous release again"
 run curl -fsS "http://127.0.0.1:$PORT/readyz"
 assert_rc 0 "…which is ready"
 
 # ---- failing build: nothing happens --------------------------------------------------------------
 pid_before=$(server_pid)
-make_variant "$T/src-fails"
+make_linked_release "$T/src-fails"
 rm -f "$T/src-fails/node_modules"
 run "$SCRIPTS/upgrade" --source "$T/src-fails" --build-cmd "echo building; exit 7" --prefix "$PREFIX" \
     --env-file "$ENV_FILE" --backup-dir "$INST/srv/backups" --service-cmd "$SERVICE"
@@ -214,7 +218,7 @@ assert_rc 2 "install --no-systemd without --service-cmd is a usage error"
 assert_contains "$OUT" "needs --service-cmd" "…with a message"
 
 # ---- pruning -------------------------------------------------------------------------------------------
-run "$SCRIPTS/upgrade" --prebuilt "$APP_DIR" --prefix "$PREFIX" --env-file "$ENV_FILE" \
+run "$SCRIPTS/upgrade" --prebuilt "$(linked_app)" --prefix "$PREFIX" --env-file "$ENV_FILE" \
     --backup-dir "$INST/srv/backups" --service-cmd "$SERVICE" --ready-timeout 60 --settle 1 --keep-releases 1
 assert_rc 0 "upgrade with --keep-releases 1"
 left=$(find "$PREFIX/releases" -mindepth 1 -maxdepth 1 -type d | wc -l)
@@ -228,7 +232,7 @@ mkdir -p "$ROBOT_TEST_SERVICE_DIR"
 run "$SCRIPTS/install" --prebuilt "$T/broken-crash" --user "$SVC_USER" --no-systemd \
     --prefix "$T/fresh3/opt" --data-dir "$T/fresh3/data" --static-dir "$T/fresh3/static" \
     --env-file "$T/fresh3/robot.env" --backup-dir "$T/fresh3/backups" --port "$(free_port)" \
-    --service-cmd "$SERVICE" --ready-timeout 5 --settle 0
+    --service-cmd "$SERVICE" --ready-timeout 30 --settle 0
 assert_rc 4 "first install of a broken release: nothing to roll back to"
 assert_contains "$OUT" "no previous release to roll back to" "…says so"
 "$SERVICE" stop

@@ -27,8 +27,8 @@ assert_contains "$prod" "on_demand" "on-demand TLS for wiki subdomains"
 assert_not_contains "$prod" "tls internal" "production uses public ACME, not the internal CA"
 assert_not_contains "$prod" "default_bind" "production binds all interfaces"
 assert_not_contains "$prod" "disable_redirects" "production keeps HTTP->HTTPS redirects"
-assert_contains "$prod" "/authorize*" "MCP path /authorize* (incl. /authorize/callback)"
-assert_contains "$prod" "/.well-known/oauth-protected-resource*" "MCP discovery path"
+assert_contains "$prod" '@robot_mcp path_regexp robot_mcp ^/(mcp(/.*)?|authorize(/.*)?|token|register|[.]well-known/.*)$' \
+  "MCP paths: a case-sensitive, whole-segment regexp (routing itself: test-caddy-routing)"
 if [[ "$(caddy fmt "$T/prod.Caddyfile" 2>/dev/null)" == "$prod" ]]; then ok "production output is caddy-fmt clean"; else bad "production output is not caddy-fmt formatted"; fi
 
 # ---- test topology (stack-notes §6) -------------------------------------------------------

@@ -8,10 +8,13 @@ S="$SCRIPTS/smoke-test"
 start_fake good --platform --apex wtf.e2e.internal; GOOD=$FAKE_PORT
 start_fake broken --platform --break root,login,as,jwks,healthz,readyz; BROKEN=$FAKE_PORT
 start_fake root500 --platform --break root500; R500=$FAKE_PORT
+start_fake root404 --platform --break root404; R404=$FAKE_PORT
+start_fake rootslow --platform --break rootslow; RSLOW=$FAKE_PORT
 
 run "$S" "http://127.0.0.1:$GOOD"
 assert_rc 0 "a healthy platform passes"
-assert_contains "$OUT" "all 6 checks passed" "…all six checks"
+assert_contains "$OUT" "all 7 checks passed" "…all seven checks"
+assert_contains "$OUT" "ok    cron (GET /) 200 in" "…including the healthcheck cron's rule on /"
 
 run "$S" -q "http://127.0.0.1:$GOOD/"
 assert_rc 0 "trailing slash accepted, --quiet"
@@ -26,11 +29,20 @@ assert_contains "$OUT" "FAIL  jwks (GET /.well-known/jwks.json)" "jwks failure r
 assert_contains "$OUT" "FAIL  healthz (GET /healthz): status 404" "healthz failure reported"
 assert_contains "$OUT" "FAIL  readyz (GET /readyz): status 503" "readyz failure reported"
 assert_contains "$OUT" '"database":"error"' "…with the failing readiness check in the message"
-assert_contains "$OUT" "6 of 6 checks FAILED" "summary counts the failures"
+assert_contains "$OUT" "6 of 7 checks FAILED" "summary counts the failures"
 
 run "$S" "http://127.0.0.1:$R500"
 assert_rc 1 "a 500 landing page fails although it contains robot.wtf"
 assert_contains "$OUT" "landing (GET /): status 500" "…reported as a status failure"
+
+run "$S" "http://127.0.0.1:$R404"
+assert_rc 1 "a 404 landing page fails the healthcheck cron's rule (< 400)"
+assert_contains "$OUT" "ok    landing (GET /) 404" "…although the smoke-test contract (non-5xx, robot.wtf) holds"
+assert_contains "$OUT" "FAIL  cron (GET /): status 404 (the healthcheck cron needs < 400)" "…with a message"
+
+run "$S" "http://127.0.0.1:$RSLOW"
+assert_rc 1 "a landing page slower than 5 s fails the healthcheck cron's rule"
+assert_contains "$OUT" "FAIL  cron (GET /): answered after 5." "…with a message"
 
 port=$(free_port)
 run "$S" --timeout 2 "http://127.0.0.1:$port"

@@ -10,7 +10,8 @@
 //               /.well-known/oauth-authorization-server, /.well-known/jwks.json, /healthz,
 //               /readyz and /api/internal/check-slug (200 only for --slugs under --apex);
 //   --break     comma-separated checks to answer wrongly: root, login, as, jwks, healthz,
-//               readyz, root500.
+//               readyz, root500, root404 (a 404 page that still says robot.wtf), rootslow
+//               (/ answers after 5.3 s).
 // It writes the port it listens on to --port-file and stops on SIGTERM.
 import http from "node:http";
 import fs from "node:fs";
@@ -51,6 +52,8 @@ function platformRoute(req, res, url) {
   }
   if (p === "/") {
     if (broken.has("root500")) return send(res, 500, "text/html", "<h1>boom robot.wtf</h1>");
+    if (broken.has("root404")) return send(res, 404, "text/html", "<h1>robot.wtf: not found</h1>");
+    if (broken.has("rootslow")) return setTimeout(() => send(res, 200, "text/html", "<h1>robot.wtf</h1>"), 5300);
     return send(res, 200, "text/html", broken.has("root") ? "<h1>hello</h1>" : "<h1>robot.wtf</h1>");
   }
   if (p === "/auth/login")

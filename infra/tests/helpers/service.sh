@@ -3,7 +3,7 @@
 # `node build/server/index.js` from the `current` release with the environment file, the
 # way the systemd unit does (working directory resolved at start, EnvironmentFile parsed
 # as KEY=VALUE lines, SIGTERM to stop).
-#   service.sh start|stop|restart|status
+#   service.sh start|stop|restart|status   (status: exit 0 running, 3 not running)
 # Needs ROBOT_TEST_SERVICE_DIR (pid + log); start/restart also need ROBOT_CURRENT and
 # ROBOT_ENV_FILE (upgrade passes both to its --restart-cmd). Stop timeout:
 # ROBOT_TEST_STOP_TIMEOUT seconds (default 30, like TimeoutStopSec).
@@ -15,17 +15,25 @@ set -euo pipefail
 PIDFILE="$ROBOT_TEST_SERVICE_DIR/server.pid"
 LOG="$ROBOT_TEST_SERVICE_DIR/server.log"
 
+# alive PID: the process exists and is not a zombie (the server is started detached, so
+# its parent is whatever reaps orphans here, which may take a while to do so).
+alive() {
+  local st
+  st=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
+  [[ -n "$st" && "$st" != Z* ]]
+}
+
 stop() {
   [[ -f "$PIDFILE" ]] || return 0
   local pid i
   pid=$(cat "$PIDFILE")
-  if kill -0 "$pid" 2>/dev/null; then
+  if alive "$pid"; then
     kill -TERM "$pid" 2>/dev/null || true
     for i in $(seq 1 $(( ${ROBOT_TEST_STOP_TIMEOUT:-30} * 10 ))); do
-      kill -0 "$pid" 2>/dev/null || break
+      alive "$pid" || break
       sleep 0.1
     done
-    if kill -0 "$pid" 2>/dev/null; then
+    if alive "$pid"; then
       echo "service.sh: pid $pid did not stop on SIGTERM; SIGKILL" >&2
       kill -KILL "$pid" 2>/dev/null || true
     fi
@@ -63,6 +71,7 @@ case "${1:-}" in
   start) start ;;
   stop) stop ;;
   restart) stop; start ;;
-  status) [[ -f "$PIDFILE" ]] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null ;;
+  # LSB: 0 = running, 3 = not running (what upgrade's readiness wait looks for)
+  status) if [[ -f "$PIDFILE" ]] && alive "$(cat "$PIDFILE")"; then exit 0; else exit 3; fi ;;
   *) echo "usage: service.sh start|stop|restart|status" >&2; exit 2 ;;
 esac

@@ -100,7 +100,10 @@ try {
   result.inFlightStatusLine = response.split("\r\n")[0] || "";
   result.inFlightResponseComplete = slowClosed && /^HTTP\/1\.1 \d{3} /.test(response);
 
-  await Promise.race([exited, sleep(25_000)]);
+  // (a timer that is cleared: a pending 25 s sleep would keep this process alive that long)
+  let deadline;
+  await Promise.race([exited, new Promise((r) => (deadline = setTimeout(r, 25_000)))]);
+  clearTimeout(deadline);
   result.exit = exitInfo;
   result.exitMs = exitInfo ? Date.now() - t0 : null;
 } catch (err) {
