@@ -1,6 +1,7 @@
 // The request pipeline around React Router (one place for cross-cutting rules, in the order
-// security.md gives): request id → static files → body limit → Origin check → rate limit →
-// React Router → security headers → one log line. Everything here works on Fetch API objects,
+// security.md gives): request id → static files → Origin check → rate limit → OPTIONS → body
+// limit (the intent limit of POST /app/wiki/{slug} after it) → React Router → security headers →
+// one log line, with the cause of any refusal. Everything here works on Fetch API objects,
 // so integration tests call it directly without a socket.
 import crypto from "node:crypto";
 import path from "node:path";
