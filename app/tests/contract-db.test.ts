@@ -169,15 +169,19 @@ function snapshot(file: string) {
   return { dump, ddl };
 }
 
+/** Start the platform on `dir`, let go of the DB, and check that no row or users/wikis DDL changed. */
+async function startAndExpectUnchanged(dir: string, file: string, before: ReturnType<typeof snapshot>) {
+  tp = await startTestPlatform({ DATA_DIR: dir }, { copyTemplate: false });
+  await tp.platform.db.$disconnect();
+  const after = snapshot(file);
+  expect(after.dump).toEqual(before.dump);
+  expect(after.ddl).toEqual(before.ddl);
+}
+
 describe("adopting an existing production robot.db (contracts.md §6.4)", () => {
   it("marks the baseline applied, adds platform tables, keeps every row and the users/wikis DDL (H8)", async () => {
     const { dir, file } = productionDb();
-    const before = snapshot(file);
-    tp = await startTestPlatform({ DATA_DIR: dir }, { copyTemplate: false });
-    await tp.platform.db.$disconnect();
-    const after = snapshot(file);
-    expect(after.dump).toEqual(before.dump);
-    expect(after.ddl).toEqual(before.ddl);
+    await startAndExpectUnchanged(dir, file, snapshot(file));
     const db = new Database(file, { readonly: true });
     const migrations = (db.prepare(`SELECT migration_name, finished_at FROM _prisma_migrations ORDER BY migration_name`).all() as { migration_name: string; finished_at: string }[]);
     expect(migrations.map((m) => m.migration_name)).toEqual(["0001_baseline", "0002_platform_tables"]);
@@ -230,11 +234,7 @@ describe("adopting an existing production robot.db (contracts.md §6.4)", () => 
       raw.exec(`CREATE TABLE "_prisma_migrations" ("id" TEXT PRIMARY KEY NOT NULL, "checksum" TEXT NOT NULL, "finished_at" DATETIME, "migration_name" TEXT NOT NULL, "logs" TEXT, "rolled_back_at" DATETIME, "started_at" DATETIME NOT NULL DEFAULT current_timestamp, "applied_steps_count" INTEGER UNSIGNED NOT NULL DEFAULT 0)`);
       if (leftover) raw.exec(leftover);
       raw.close();
-      tp = await startTestPlatform({ DATA_DIR: dir }, { copyTemplate: false });
-      await tp.platform.db.$disconnect();
-      const after = snapshot(file);
-      expect(after.dump).toEqual(before.dump);
-      expect(after.ddl).toEqual(before.ddl);
+      await startAndExpectUnchanged(dir, file, before);
       const db = new Database(file, { readonly: true });
       const done = db.prepare(`SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL ORDER BY 1`).all();
       db.close();

@@ -90,13 +90,18 @@ assert_eq "$py_dropin" "$(sha256sum <"$SYSD/robot-platform.service.d/override.co
 assert_eq "" "$(cat "$T/systemctl.log")" "…and systemd was not even reloaded"
 assert_eq 0 "$(find "$SYSD" -name '*.saved-*' | wc -l)" "…nothing saved, nothing replaced"
 
-ROBOT_CURRENT="$PREFIX/current" ROBOT_ENV_FILE="$ENV_FILE" "$SERVICE" start
-if wait_for_http "http://127.0.0.1:$PORT/readyz" 60 -f; then
-  ok "first start on the legacy robot.db: ready"
-else
-  bad "first start on the legacy robot.db did not become ready; server log:"$'\n'"$(server_log 15)"
-  finish
-fi
+# start_ready WHAT: start the installed service and wait for /readyz (finish on failure).
+start_ready() {
+  ROBOT_CURRENT="$PREFIX/current" ROBOT_ENV_FILE="$ENV_FILE" "$SERVICE" start
+  if wait_for_http "http://127.0.0.1:$PORT/readyz" 60 -f; then
+    ok "$1: ready"
+  else
+    bad "$1 did not become ready; server log:"$'\n'"$(server_log 15)"
+    finish
+  fi
+}
+
+start_ready "first start on the legacy robot.db"
 want_migs=$(find "$APP_DIR/prisma/migrations" -mindepth 1 -maxdepth 1 -type d -printf '%f\n' | LC_ALL=C sort | tr '\n' ' ')
 have_migs=$(as_svc sqlite3 "$DATA/robot.db" "SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NOT NULL ORDER BY 1" | tr '\n' ' ')
 assert_eq "$want_migs" "$have_migs" "the baseline was adopted and the migrations applied"
@@ -178,13 +183,7 @@ rm -rf "$DATA"
 assert_no_path "$DATA" "the data directory is gone"
 run "$SCRIPTS/restore" "$BK" --data-dir "$DATA" --owner "$SVC_USER"
 assert_rc 0 "restore (owner: the service user)"
-ROBOT_CURRENT="$PREFIX/current" ROBOT_ENV_FILE="$ENV_FILE" "$SERVICE" start
-if wait_for_http "http://127.0.0.1:$PORT/readyz" 60 -f; then
-  ok "the restored installation starts: /readyz 200"
-else
-  bad "the restored installation did not become ready; server log:"$'\n'"$(server_log 15)"
-  finish
-fi
+start_ready "the restored installation starts (/readyz 200)"
 check_slugs "…check-slug answers 200 for every restored wiki"
 assert_eq "$dump_before" "$(as_svc sqlite3 "$DATA/robot.db" "$ROWS")" "…the users and wikis rows are the same"
 assert_eq 1 "$(as_svc sqlite3 "$DATA/robot.db" "$marker")" "…it is the migrated database"
