@@ -170,12 +170,14 @@ function snapshot(file: string) {
 }
 
 /** Start the platform on `dir`, let go of the DB, and check that no row or users/wikis DDL changed. */
-async function startAndExpectUnchanged(dir: string, file: string, before: ReturnType<typeof snapshot>) {
-  tp = await startTestPlatform({ DATA_DIR: dir }, { copyTemplate: false });
-  await tp.platform.db.$disconnect();
+async function startAndExpectUnchanged(dir: string, file: string, before: ReturnType<typeof snapshot>): Promise<TestPlatform> {
+  const started = await startTestPlatform({ DATA_DIR: dir }, { copyTemplate: false });
+  tp = started;
+  await started.platform.db.$disconnect();
   const after = snapshot(file);
   expect(after.dump).toEqual(before.dump);
   expect(after.ddl).toEqual(before.ddl);
+  return started;
 }
 
 describe("adopting an existing production robot.db (contracts.md §6.4)", () => {
@@ -234,12 +236,12 @@ describe("adopting an existing production robot.db (contracts.md §6.4)", () => 
       raw.exec(`CREATE TABLE "_prisma_migrations" ("id" TEXT PRIMARY KEY NOT NULL, "checksum" TEXT NOT NULL, "finished_at" DATETIME, "migration_name" TEXT NOT NULL, "logs" TEXT, "rolled_back_at" DATETIME, "started_at" DATETIME NOT NULL DEFAULT current_timestamp, "applied_steps_count" INTEGER UNSIGNED NOT NULL DEFAULT 0)`);
       if (leftover) raw.exec(leftover);
       raw.close();
-      await startAndExpectUnchanged(dir, file, before);
+      const started = await startAndExpectUnchanged(dir, file, before);
       const db = new Database(file, { readonly: true });
       const done = db.prepare(`SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL ORDER BY 1`).all();
       db.close();
       expect(done).toEqual([{ migration_name: "0001_baseline" }, { migration_name: "0002_platform_tables" }]);
-      await tp.close();
+      await started.close();
       tp = undefined;
     }
   });
