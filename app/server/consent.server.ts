@@ -213,10 +213,7 @@ export type WikiAccess =
  * (`"user"` row with email `@<handle>`). An unreadable wiki.db counts as "not a member".
  */
 export async function checkWikiAccess(platform: Platform, user: SessionUser, slug: string, reqId?: string): Promise<WikiAccess> {
-  const wiki = await platform.db.wiki.findUnique({
-    where: { slug },
-    select: { slug: true, display_name: true, owner_did: true, repo_path: true },
-  });
+  const wiki = platform.reads.wikiBySlug(slug);
   if (!wiki) return { ok: false, reason: "wiki_not_found" };
   if (wiki.owner_did === user.did) return { ok: true, wiki };
   const dbPath = wikiDbPathForRepo(wiki.repo_path);

@@ -38,7 +38,7 @@ export async function identifyToken(platform: Platform, token: string): Promise<
   const result = await verifyPlatformJwt(token, platform.keys.signing, jwtSettings(platform.config));
   if (result.status === "invalid") return { kind: "invalid", reason: result.reason };
   if (result.status === "expired") return { kind: "expired", claims: result.claims };
-  const row = await platform.db.user.findUnique({ where: { did: result.claims.sub } });
+  const row = platform.reads.userByDid(result.claims.sub);
   if (!row) return { kind: "unknown_user", claims: result.claims };
   return {
     kind: "user",
@@ -53,8 +53,22 @@ export async function identifyToken(platform: Platform, token: string): Promise<
   };
 }
 
+// The layout and the page of one GET each ask; the answer depends only on the request's headers,
+// so it is worked out once (a JWT verification and a users lookup). Never across a write: an
+// action may change the answer for the loaders that follow it.
+const identities = new WeakMap<Request, Map<boolean, Promise<Identity>>>();
+
 /** Identity from the cookie (pages) or, on /api/* only, from a Bearer header that wins over it. */
-export async function identify(platform: Platform, request: Request, allowBearer = false): Promise<Identity> {
+export function identify(platform: Platform, request: Request, allowBearer = false): Promise<Identity> {
+  if (request.method !== "GET" && request.method !== "HEAD") return identifyRequest(platform, request, allowBearer);
+  let known = identities.get(request);
+  if (!known) identities.set(request, (known = new Map()));
+  let identity = known.get(allowBearer);
+  if (!identity) known.set(allowBearer, (identity = identifyRequest(platform, request, allowBearer)));
+  return identity;
+}
+
+async function identifyRequest(platform: Platform, request: Request, allowBearer: boolean): Promise<Identity> {
   const credential = readCredential(request, allowBearer);
   if (credential.source === "none") return { kind: "none" };
   if (credential.source === "bad_header") return { kind: "invalid", reason: "bad authorization header" };

@@ -11,11 +11,14 @@ import type { Logger } from "./log.server";
 import { runHousekeeping, startHousekeeping } from "./housekeeping.server";
 import { createOutboundFetch, PLATFORM_USER_AGENT } from "./outbound.server";
 import { createRateLimits, type RateLimits } from "./rate-limit.server";
+import { openReads, type Reads } from "./reads.server";
 
 export interface Platform {
   config: Config;
   keys: Keys;
   db: Db;
+  /** Hot-path reads on a read-only connection to the same robot.db (ADR 007). */
+  reads: Reads;
   log: Logger;
   cookies: CookieScope;
   rateLimits: RateLimits;
@@ -57,6 +60,7 @@ export async function createPlatform(config: Config, log: Logger): Promise<Platf
     config,
     keys,
     db,
+    reads: openReads(config.robotDbPath),
     log,
     cookies: cookieScope(config),
     rateLimits: createRateLimits(config),
@@ -65,6 +69,7 @@ export async function createPlatform(config: Config, log: Logger): Promise<Platf
     services: new Map(),
     async close() {
       await stopHousekeeping();
+      platform.reads.close();
       await db.$disconnect();
     },
   };

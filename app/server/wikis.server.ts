@@ -7,7 +7,7 @@ import fs from "node:fs";
 import path from "node:path";
 import type { Prisma, Wiki } from "~/generated/prisma/client";
 import { wikiUrl, type Config } from "./config.server";
-import type { Db } from "./db.server";
+import type { Reads } from "./reads.server";
 import { errorDetails } from "./log.server";
 import type { Platform } from "./platform.server";
 import { isoNow } from "./time.server";
@@ -64,10 +64,9 @@ export function slugForHost(config: Config, domain: string | null): string | und
 }
 
 /** Caddy's on-demand TLS question: may a certificate be issued for this host? A primary-key lookup. */
-export async function hostHasWiki(db: Db, config: Config, domain: string | null): Promise<boolean> {
+export function hostHasWiki(reads: Reads, config: Config, domain: string | null): boolean {
   const slug = slugForHost(config, domain);
-  if (!slug) return false;
-  return (await db.wiki.findUnique({ where: { slug }, select: { slug: true } })) !== null;
+  return slug !== undefined && reads.wikiExists(slug);
 }
 
 // ---------------------------------------------------------------------------
@@ -285,8 +284,8 @@ export function publicWiki(platform: Platform, wiki: Wiki): PublicWiki {
 }
 
 /** The user's wikis, `created_at` ascending (dashboard, sidebar, `GET /api/wikis`). */
-export function listWikis(platform: Platform, ownerDid: string): Promise<Wiki[]> {
-  return platform.db.wiki.findMany({ where: { owner_did: ownerDid }, orderBy: [{ created_at: "asc" }, { slug: "asc" }] });
+export async function listWikis(platform: Platform, ownerDid: string): Promise<Wiki[]> {
+  return platform.reads.wikisOfOwner(ownerDid);
 }
 
 /**
@@ -299,7 +298,7 @@ export async function getOwnedWiki(
   slug: string,
   op: Operation = "get",
 ): Promise<{ ok: true; wiki: Wiki } | Failure> {
-  const wiki = await platform.db.wiki.findUnique({ where: { slug } });
+  const wiki = platform.reads.wikiBySlug(slug);
   if (!wiki) return failure(platform, op, "not_found");
   if (wiki.owner_did !== actor.did) return failure(platform, op, "not_owner");
   return { ok: true, wiki };
@@ -313,7 +312,7 @@ export function wikiLimitMessage(platform: Platform): string {
 /** May this user create another wiki? Admins always; others below MAX_WIKIS_PER_USER (§1.3). */
 export async function canCreateWiki(platform: Platform, actor: Actor): Promise<boolean> {
   if (actor.is_admin) return true;
-  return (await platform.db.wiki.count({ where: { owner_did: actor.did } })) < platform.config.maxWikisPerUser;
+  return platform.reads.wikiCountOfOwner(actor.did) < platform.config.maxWikisPerUser;
 }
 
 export interface WikiSettings {

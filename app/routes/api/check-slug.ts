@@ -7,8 +7,8 @@ export const allow = ["GET", "HEAD"];
 
 // Caddy on-demand TLS "ask" (contracts.md §9): 200 for an existing wiki host, else 404; empty bodies.
 export async function loader({ request, context }: Route.LoaderArgs) {
-  const { db, config } = context.platform;
-  const ok = await hostHasWiki(db, config, new URL(request.url).searchParams.get("domain"));
+  const { reads, config } = context.platform;
+  const ok = hostHasWiki(reads, config, new URL(request.url).searchParams.get("domain"));
   return new Response(null, { status: ok ? 200 : 404, headers: { "Cache-Control": "no-store" } });
 }
 
