@@ -5,6 +5,9 @@ import type { Platform } from "./platform.server";
 
 export type CheckResult = "ok" | "error";
 
+/** Liveness (D16): the process answers; no database involved. */
+export const LIVENESS = { status: "ok" } as const;
+
 export async function readiness(platform: Platform) {
   const checks: Record<"database" | "keys" | "wiki_base", CheckResult> = { database: "ok", keys: "ok", wiki_base: "ok" };
   try {

@@ -10,11 +10,13 @@ import { originAllowed, originCheckApplies } from "./csrf.server";
 import { errorDetails } from "./log.server";
 import type { Platform } from "./platform.server";
 import type { RateLimitName } from "./config.server";
-import { clientIp, formIntent, limitFollowsIntent, limitForRequest } from "./rate-limit.server";
+import { clientIpOf, formIntent, limitFollowsIntent, limitForRequest } from "./rate-limit.server";
 import { isApiPath, isDecodablePath, routePath, rulePath } from "./paths.server";
 import { errorResponse, readCause } from "./responses.server";
 import { createRouteMatcher } from "./route-match.server";
 import { isStaticPath, serveStatic } from "./static.server";
+import { LIVENESS } from "./health.server";
+import { hostHasWiki } from "./wikis.server";
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -36,10 +38,12 @@ declare module "react-router" {
   }
 }
 
-export type Handler = (request: Request, socketAddress?: string) => Promise<Response>;
+export type Handler = ((request: Request, socketAddress?: string) => Promise<Response>) & {
+  /** The probes' fast path, for the socket layer to try first (see createFastPath). */
+  fast?: FastPath;
+};
 
-function requestId(request: Request): string {
-  const given = request.headers.get("x-request-id");
+function requestId(given: string | null | undefined): string {
   return given && /^[A-Za-z0-9._-]{1,64}$/.test(given) ? given : crypto.randomUUID();
 }
 
@@ -61,22 +65,102 @@ function cspFor(contentType: string, nonce: string): string {
   return "default-src 'none'; frame-ancestors 'none'";
 }
 
-/** security.md §7, on every response. */
-function withSecurityHeaders(response: Response, platform: Platform, p: string, nonce: string, reqId: string): Response {
-  const res = new Response(response.body, response); // Response.redirect() headers are immutable
-  const h = res.headers;
-  h.set("Content-Security-Policy", cspFor(h.get("content-type") ?? "", nonce));
-  h.set("X-Frame-Options", "DENY");
-  h.set("X-Content-Type-Options", "nosniff");
-  h.set("Referrer-Policy", p.startsWith("/auth/") ? "no-referrer" : "strict-origin-when-cross-origin");
-  h.set("Cross-Origin-Opener-Policy", "same-origin");
-  if (platform.config.scheme === "https") {
-    h.set("Strict-Transport-Security", "max-age=31536000" + (platform.config.hstsIncludeSubdomains ? "; includeSubDomains" : ""));
+/** security.md §7: the headers every response gets, for a response of this type on this path. */
+function securityHeaders(config: Platform["config"], p: string, contentType: string, nonce: string, reqId: string): [string, string][] {
+  const headers: [string, string][] = [
+    ["Content-Security-Policy", cspFor(contentType, nonce)],
+    ["X-Frame-Options", "DENY"],
+    ["X-Content-Type-Options", "nosniff"],
+    ["Referrer-Policy", p.startsWith("/auth/") ? "no-referrer" : "strict-origin-when-cross-origin"],
+    ["Cross-Origin-Opener-Policy", "same-origin"],
+  ];
+  if (config.scheme === "https") {
+    headers.push(["Strict-Transport-Security", "max-age=31536000" + (config.hstsIncludeSubdomains ? "; includeSubDomains" : "")]);
   }
   const noStore = p.startsWith("/app") || isApiPath(p) || (p.startsWith("/auth/") && p !== "/auth/client-metadata.json");
-  if (noStore) h.set("Cache-Control", "no-store");
-  h.set("X-Request-Id", reqId);
+  if (noStore) headers.push(["Cache-Control", "no-store"]);
+  headers.push(["X-Request-Id", reqId]);
+  return headers;
+}
+
+function withSecurityHeaders(response: Response, platform: Platform, p: string, nonce: string, reqId: string): Response {
+  let res = response;
+  try {
+    res.headers.set("X-Request-Id", reqId);
+  } catch {
+    res = new Response(response.body, response); // Response.redirect() headers are immutable
+  }
+  for (const [name, value] of securityHeaders(platform.config, p, res.headers.get("content-type") ?? "", nonce, reqId)) res.headers.set(name, value);
   return res;
+}
+
+/** Machine endpoints hit on every probe and TLS handshake: their log lines are debug unless they fail. */
+const PROBE_PATHS = new Set(["/healthz", "/readyz", "/api/internal/check-slug"]);
+
+interface RequestLogEntry {
+  reqId: string;
+  method: string;
+  path: string;
+  status: number;
+  durationMs: number;
+  ip: string;
+  did?: string;
+  cause?: string;
+  [detail: string]: unknown;
+}
+
+/** The one log line of a request (acceptance E4: a refusal or failure says its cause). */
+function logRequest(log: Platform["log"], p: string, entry: RequestLogEntry): void {
+  if (entry.status >= 400) entry.cause ??= `HTTP ${entry.status}`;
+  if (entry.status >= 500) log.error(entry, "request failed");
+  else if (PROBE_PATHS.has(p)) log.debug(entry, "request");
+  else if (entry.status >= 400) log.warn(entry, "request refused");
+  else log.info(entry, "request");
+}
+
+const elapsedMs = (started: number) => Math.round((performance.now() - started) * 10) / 10;
+
+export interface FastAnswer {
+  status: number;
+  headers: [string, string][];
+  body: string;
+}
+export type FastPath = (method: string, target: string, headers: { requestId?: string; forwardedFor?: string }, socketAddress: string) => FastAnswer | undefined;
+
+/**
+ * GET/HEAD `/healthz` and `/api/internal/check-slug` as their routes answer them, without Fetch
+ * objects or React Router: Caddy asks check-slug before every certificate and the probes poll
+ * health, so these must cost what the work costs (issue 7). Same domain functions, headers and
+ * log line as the full pipeline; any other spelling, method or a failure → undefined, and the
+ * full pipeline answers.
+ */
+export function createFastPath(platform: Platform): FastPath {
+  const { config, log } = platform;
+  return (method, target, headers, socketAddress) => {
+    if (method !== "GET" && method !== "HEAD") return undefined;
+    const q = target.indexOf("?");
+    const p = q < 0 ? target : target.slice(0, q);
+    if ((p !== "/healthz" && p !== "/api/internal/check-slug") || target.includes("#")) return undefined;
+    const started = performance.now();
+    let status: number;
+    let body = "";
+    let type = "";
+    try {
+      if (p === "/healthz") {
+        [status, body, type] = [200, JSON.stringify(LIVENESS), "application/json; charset=utf-8"];
+      } else {
+        status = hostHasWiki(platform.reads, config, new URLSearchParams(q < 0 ? "" : target.slice(q + 1)).get("domain")) ? 200 : 404;
+      }
+    } catch {
+      return undefined; // the full pipeline meets the same failure and answers and logs it
+    }
+    const reqId = requestId(headers.requestId);
+    const ip = clientIpOf(headers.forwardedFor, socketAddress, config.trustProxy);
+    const out: [string, string][] = type ? [["Content-Type", type], ["Cache-Control", "no-store"]] : [["Cache-Control", "no-store"]];
+    for (const header of securityHeaders(config, p, type, "", reqId)) if (header[0] !== "Cache-Control") out.push(header);
+    logRequest(log, p, { reqId, method, path: p, status, durationMs: elapsedMs(started), ip });
+    return { status, headers: out, body };
+  };
 }
 
 /**
@@ -85,6 +169,8 @@ function withSecurityHeaders(response: Response, platform: Platform, p: string, 
  * browser's same-origin `Origin: null` (from no-referrer pages) stated as the origin it is.
  */
 function canonicalRequest(request: Request, origin: string, body?: Uint8Array): Request {
+  // The socket layer already puts every request on the origin: a GET needs no copy.
+  if (body === undefined && request.url.startsWith(origin + "/") && request.headers.get("origin") !== "null") return request;
   const url = new URL(request.url);
   const headers = new Headers(request.headers);
   if (headers.get("origin") === "null" && headers.get("sec-fetch-site") === "same-origin") headers.set("origin", origin);
@@ -173,9 +259,9 @@ export function createHandler(platform: Platform, build: ServerBuild, opts: { cl
     return rr(req, { platform, reqId, clientIp: ip, nonce, state });
   }
 
-  return async function handle(request: Request, socketAddress = "127.0.0.1"): Promise<Response> {
+  const handle: Handler = async function handle(request: Request, socketAddress = "127.0.0.1"): Promise<Response> {
     const started = performance.now();
-    const reqId = requestId(request);
+    const reqId = requestId(request.headers.get("x-request-id"));
     const nonce = crypto.randomBytes(16).toString("base64");
     const state: RequestState = {};
     let raw: string;
@@ -185,7 +271,7 @@ export function createHandler(platform: Platform, build: ServerBuild, opts: { cl
       raw = "/";
     }
     const p = rulePath(raw);
-    const ip = clientIp(request, socketAddress, config.trustProxy);
+    const ip = clientIpOf(request.headers.get("x-forwarded-for"), socketAddress, config.trustProxy);
     let response: Response;
     try {
       response = await route(request, raw, p, ip, reqId, nonce, state);
@@ -199,20 +285,18 @@ export function createHandler(platform: Platform, build: ServerBuild, opts: { cl
     }
     const out = withSecurityHeaders(response, platform, p, nonce, reqId);
     const cause = state.cause ?? readCause(out);
-    const entry = {
+    logRequest(log, p, {
       reqId,
       method: request.method,
       path: raw,
       status: out.status,
-      durationMs: Math.round((performance.now() - started) * 10) / 10,
+      durationMs: elapsedMs(started),
       ip,
       did: state.did,
-      ...(out.status >= 400 ? { cause: cause ?? `HTTP ${out.status}`, ...state.detail } : {}),
-    };
-    if (p === "/healthz" || p === "/readyz") log.debug(entry, "request");
-    else if (out.status >= 500) log.error(entry, "request failed");
-    else if (out.status >= 400) log.warn(entry, "request refused");
-    else log.info(entry, "request");
+      ...(out.status >= 400 ? { cause, ...state.detail } : {}),
+    });
     return out;
   };
+  handle.fast = createFastPath(platform);
+  return handle;
 }

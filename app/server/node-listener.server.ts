@@ -18,7 +18,17 @@ const MINIMAL_HEADERS = {
 };
 
 export function createRequestListener(handler: Handler, log: Logger, origin: string): http.RequestListener {
+  const fast = handler.fast;
   return (req, res) => {
+    if (fast) {
+      const h = req.headers;
+      const answer = fast(req.method ?? "GET", req.url ?? "/", { requestId: one(h["x-request-id"]), forwardedFor: one(h["x-forwarded-for"]) }, req.socket.remoteAddress ?? "");
+      if (answer) {
+        res.writeHead(answer.status, [...answer.headers.flat(), "Content-Length", String(Buffer.byteLength(answer.body))]);
+        res.end(req.method === "HEAD" ? undefined : answer.body);
+        return;
+      }
+    }
     serve(req, res).catch((err) => {
       log.error({ err: errorDetails(err) }, "request listener error");
       res.destroy();
@@ -52,6 +62,9 @@ export function createRequestListener(handler: Handler, log: Logger, origin: str
     }
   }
 }
+
+/** A header node:http may have joined or listed (x-forwarded-for repeats are joined with ", "). */
+const one = (v: string | string[] | undefined) => (Array.isArray(v) ? v.join(", ") : v);
 
 function toFetchRequest(req: http.IncomingMessage, signal: AbortSignal, origin: string): Request {
   const method = req.method ?? "GET";

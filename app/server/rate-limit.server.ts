@@ -35,9 +35,9 @@ export function createRateLimits(config: Config): RateLimits {
  * The client IP: the socket address, or with TRUST_PROXY the last X-Forwarded-For hop (the one
  * Caddy appended; earlier hops are client-controlled).
  */
-export function clientIp(request: Request, socketAddress: string, trustProxy: boolean): string {
+export function clientIpOf(forwardedFor: string | null | undefined, socketAddress: string, trustProxy: boolean): string {
   if (trustProxy) {
-    const hops = (request.headers.get("x-forwarded-for") ?? "").split(",").map((h) => h.trim()).filter(Boolean);
+    const hops = (forwardedFor ?? "").split(",").map((h) => h.trim()).filter(Boolean);
     if (hops.length) return hops[hops.length - 1];
   }
   return socketAddress;

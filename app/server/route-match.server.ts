@@ -36,8 +36,21 @@ export function createRouteMatcher(build: Pick<ServerBuild, "routes">): (path: s
   const tree = (ns: RouteNode[]): RouteNode[] => ns.map((n) => (n.index ? { ...n, children: undefined as never } : { ...n, children: tree(n.children) }));
   const routes = tree(roots);
   const cache = new Map<string, MatchedRoute | undefined>();
+  // matchRoutes flattens and ranks the whole route tree on every call (~0.3 ms, a third of a
+  // health check's CPU); paths repeat, so the answers are kept, up to a bound (unknown paths
+  // are unbounded in number).
+  const byPath = new Map<string, MatchedRoute | undefined>();
+  const MAX_PATHS = 4096;
 
   return (path) => {
+    if (byPath.has(path)) return byPath.get(path);
+    if (byPath.size >= MAX_PATHS) byPath.clear();
+    const matched = match(path);
+    byPath.set(path, matched);
+    return matched;
+  };
+
+  function match(path: string): MatchedRoute | undefined {
     const matches = matchRoutes(routes as RouteObject[], path);
     const leaf = matches?.[matches.length - 1]?.route as RouteNode | undefined;
     if (!leaf) return undefined;
@@ -47,5 +60,5 @@ export function createRouteMatcher(build: Pick<ServerBuild, "routes">): (path: s
       cache.set(leaf.id, { id: leaf.id, allow, splat: leaf.path?.endsWith("*") ?? false });
     }
     return cache.get(leaf.id);
-  };
+  }
 }
