@@ -82,12 +82,16 @@ function withSecurityHeaders(response: Response, platform: Platform, p: string, 
 /**
  * The request as React Router should see it: the URL on the platform origin (behind Caddy the
  * socket is plain http on another port, but the platform serves exactly one origin), and a
- * browser's same-origin `Origin: null` (from no-referrer pages) stated as the origin it is.
+ * browser's same-origin `Origin: null` (from no-referrer pages) stated as the origin it is. On a
+ * request the Origin check does not cover (POST /auth/login, Bearer API calls; security.md §2)
+ * the Origin header is dropped, so React Router's own action check cannot refuse it after all
+ * (with a bare "Bad Request" and an error log).
  */
-function canonicalRequest(request: Request, origin: string, body?: Uint8Array): Request {
+function canonicalRequest(request: Request, origin: string, originChecked: boolean, body?: Uint8Array): Request {
   const url = new URL(request.url);
   const headers = new Headers(request.headers);
-  if (headers.get("origin") === "null" && headers.get("sec-fetch-site") === "same-origin") headers.set("origin", origin);
+  if (!originChecked) headers.delete("origin");
+  else if (headers.get("origin") === "null" && headers.get("sec-fetch-site") === "same-origin") headers.set("origin", origin);
   return new Request(origin + url.pathname + url.search, {
     method: request.method,
     headers,
@@ -134,7 +138,8 @@ export function createHandler(platform: Platform, build: ServerBuild, opts: { cl
     }
     if (!isDecodablePath(raw)) return errorResponse(request, 400, "Malformed URL path");
     // security.md §2: the Origin check runs before rate limiting, authentication and body parsing.
-    if (originCheckApplies(request, p) && !originAllowed(request, config.origin)) {
+    const originChecked = originCheckApplies(request, p);
+    if (originChecked && !originAllowed(request, config.origin)) {
       state.detail = { origin: request.headers.get("origin"), secFetchSite: request.headers.get("sec-fetch-site") };
       return errorResponse(request, 403, "Cross-site request blocked", {}, { title: "Cross-site request blocked" });
     }
@@ -169,7 +174,7 @@ export function createHandler(platform: Platform, build: ServerBuild, opts: { cl
       }
       if (!body) return errorResponse(request, 413, "Request body too large", { Connection: "close" });
     }
-    const req = canonicalRequest(request, config.origin, body);
+    const req = canonicalRequest(request, config.origin, originChecked, body);
     return rr(req, { platform, reqId, clientIp: ip, nonce, state });
   }
 
