@@ -104,6 +104,16 @@ const ROUTES: StateChange[] = [
   { method: "POST", path: `/APP/wiki/${MAIN}`, form: () => ({ intent: "git", enabled: "false" }), control: status(302) },
   { method: "POST", path: `/app/wiki/${MAIN}/`, form: () => ({ intent: "git", enabled: "true" }), control: status(302) },
   { method: "POST", path: `/%61pp/wiki/${MAIN}`, form: () => ({ intent: "git", enabled: "false" }), control: status(302) },
+  // A client-side (single fetch) submission of the same form.
+  {
+    method: "POST",
+    path: `/app/wiki/${MAIN}.data`,
+    form: () => ({ intent: "git", enabled: "true" }),
+    control: async (res) => {
+      expect(res.status).toBeLessThan(400);
+      expect(wikiPrefs(tp, MAIN).GIT_WEB_SERVER).toBe("True");
+    },
+  },
   // JSON API with the cookie (D7: only Bearer requests are exempt)
   {
     method: "POST",
