@@ -229,6 +229,28 @@ interface KillPoint {
   atKill: (slug: string) => void;
 }
 
+/**
+ * Arms the kill point, sends the request, SIGKILLs the server when the point is reached (the
+ * client gets no answer), checks the data at the kill, then starts the server again on the
+ * same data and checks what start-up housekeeping left.
+ */
+async function crashDuring(point: KillPoint, slug: string, method: string, p: string, body?: unknown) {
+  clearGitLog();
+  point.arm();
+  try {
+    const pending = pendingRequest(method, p, body);
+    await waitUntil(point.name, point.reached, pending.answered);
+    await crash();
+    expect(await pending.done, "the client got no answer").toBe("no answer");
+  } finally {
+    if (server) await crash();
+    disarm();
+  }
+  point.atKill(slug);
+  await start();
+  expectConsistent();
+}
+
 const beforeRow = (slug: string) => {
   expect(rowOf(slug)).toBeUndefined();
   expect(journal()).toEqual([]);
@@ -269,21 +291,7 @@ const CREATE_POINTS: KillPoint[] = [
 describe("kill -9 during a wiki create, then restart (D8, §5.5)", () => {
   it.each(CREATE_POINTS.map((p, i) => [p.name, p, `crash-c${i}`] as const))("%s: nothing half-made remains, and the slug can be created again", async (_name, point, slug) => {
     await ensureServer();
-    clearGitLog();
-    point.arm();
-    try {
-      const pending = pendingRequest("POST", "/api/wikis", { slug, display_name: "Interrupted" });
-      await waitUntil(point.name, point.reached, pending.answered);
-      await crash();
-      expect(await pending.done, "the client never got its token").toBe("no answer");
-    } finally {
-      if (server) await crash();
-      disarm();
-    }
-    point.atKill(slug);
-
-    await start();
-    expectConsistent();
+    await crashDuring(point, slug, "POST", "/api/wikis", { slug, display_name: "Interrupted" });
     // The client never got a token, so nothing of this create survives (the journal undoes it).
     expect(rowOf(slug)).toBeUndefined();
     await createWiki(slug);
@@ -343,21 +351,7 @@ describe("kill -9 during a wiki delete, then restart (D8, §5.3, §5.5)", () => 
       // Let fetch's keep-alive timers run: the pooled connection may have gone idle meanwhile.
       await new Promise((r) => setTimeout(r, 50));
     }
-    clearGitLog();
-    point.arm();
-    try {
-      const pending = pendingRequest("DELETE", `/api/wikis/${slug}`);
-      await waitUntil(point.name, point.reached, pending.answered);
-      await crash();
-      expect(await pending.done).toBe("no answer");
-    } finally {
-      if (server) await crash();
-      disarm();
-    }
-    point.atKill(slug);
-
-    await start();
-    expectConsistent();
+    await crashDuring(point, slug, "DELETE", `/api/wikis/${slug}`);
     if (point.survives) {
       expect(rowOf(slug)).toBeDefined();
       expect((await api("DELETE", `/api/wikis/${slug}`)).status).toBe(200);
