@@ -61,11 +61,11 @@ export function clearHostCookie(scope: CookieScope, base: string): string {
 }
 
 /**
- * Tolerant Cookie header parser: a malformed neighbour never hides the cookies after it
- * (security.md #29). The first occurrence of a name wins, as in browsers' ordering by path.
+ * Every `name=value` pair of a Cookie header, in order. Tolerant: a malformed neighbour never
+ * hides the cookies after it (security.md #29), and a bad escape keeps the raw value.
  */
-export function parseCookies(header: string | null | undefined): Map<string, string> {
-  const out = new Map<string, string>();
+function cookiePairs(header: string | null | undefined): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
   if (!header) return out;
   for (const part of header.split(";")) {
     const eq = part.indexOf("=");
@@ -73,19 +73,36 @@ export function parseCookies(header: string | null | undefined): Map<string, str
     const name = part.slice(0, eq).trim();
     let value = part.slice(eq + 1).trim();
     if (value.startsWith('"') && value.endsWith('"') && value.length >= 2) value = value.slice(1, -1);
-    if (!name || out.has(name)) continue;
+    if (!name) continue;
     try {
       value = decodeURIComponent(value);
     } catch {
       // keep the raw value: a bad escape in one cookie must not break parsing
     }
-    out.set(name, value);
+    out.push([name, value]);
   }
+  return out;
+}
+
+/** The cookies by name; the first occurrence of a name wins, as in browsers' ordering by path. */
+export function parseCookies(header: string | null | undefined): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const [name, value] of cookiePairs(header)) if (!out.has(name)) out.set(name, value);
   return out;
 }
 
 export function readCookie(request: Request, name: string): string | undefined {
   return parseCookies(request.headers.get("cookie")).get(name);
+}
+
+/**
+ * Every value sent under `name`, in order. A wiki subdomain can plant a second `platform_token`
+ * for `.{D}` (security.md #42), so the identity helper looks at all of them, not the first.
+ */
+export function readCookieValues(request: Request, name: string): string[] {
+  return cookiePairs(request.headers.get("cookie"))
+    .filter(([n]) => n === name)
+    .map(([, value]) => value);
 }
 
 /** `<base64url(value)>.<base64url(hmac)>`; anything that does not verify reads as absent. */

@@ -23,8 +23,9 @@ export interface HousekeepingReport {
 
 export interface HousekeepingOptions {
   /**
-   * Start-up: settle every journal entry. Periodic runs only settle entries older than an
-   * hour, because younger ones may belong to a request that is still running.
+   * Start-up: settle every journal entry and sweep every `.tmp`/`.trash` entry. Periodic runs
+   * only settle and sweep what is older than an hour, because younger ones may belong to a
+   * request that is still running.
    */
   startup?: boolean;
   /** The clock of the sweep, the journal age and the nonce expiry (tests move it forward). */
@@ -50,7 +51,11 @@ export async function runHousekeeping(platform: Platform, opts: HousekeepingOpti
 
   await step("journal", () => settleJournal(platform, opts.startup ? Infinity : now - PRIVATE_DIR_MAX_AGE_MS, report));
   await step("sweep", async () => {
-    report.swept = (await sweepPrivateDirs(platform.config.wikiBase, PRIVATE_DIR_MAX_AGE_MS, log, now)).removed;
+    // At start-up nothing of this process is building or deleting yet, so every `.tmp`/`.trash`
+    // entry is a crash's leftover (issue 7: none may remain after start-up housekeeping). Like
+    // the journal step, this assumes start-up housekeeping runs before the process serves.
+    const maxAge = opts.startup ? -Infinity : PRIVATE_DIR_MAX_AGE_MS;
+    report.swept = (await sweepPrivateDirs(platform.config.wikiBase, maxAge, log, now)).removed;
   });
   await step("oauth_state", async () => {
     report.oauthStatesPurged = await purgeExpiredStates(platform.db);

@@ -166,14 +166,19 @@ export function createFastPath(platform: Platform): FastPath {
 /**
  * The request as React Router should see it: the URL on the platform origin (behind Caddy the
  * socket is plain http on another port, but the platform serves exactly one origin), and a
- * browser's same-origin `Origin: null` (from no-referrer pages) stated as the origin it is.
+ * browser's same-origin `Origin: null` (from no-referrer pages) stated as the origin it is. On a
+ * request the Origin check does not cover (POST /auth/login, Bearer API calls; security.md §2)
+ * the Origin header is dropped, so React Router's own action check cannot refuse it after all
+ * (with a bare "Bad Request" and an error log).
  */
-function canonicalRequest(request: Request, origin: string, body?: Uint8Array): Request {
-  // The socket layer already puts every request on the origin: a GET needs no copy.
-  if (body === undefined && request.url.startsWith(origin + "/") && request.headers.get("origin") !== "null") return request;
+function canonicalRequest(request: Request, origin: string, originChecked: boolean, body?: Uint8Array): Request {
+  // The socket layer already puts every request on the origin: a GET with nothing to restate needs no copy.
+  const stated = request.headers.get("origin");
+  if (body === undefined && request.url.startsWith(origin + "/") && (originChecked ? stated !== "null" : stated === null)) return request;
   const url = new URL(request.url);
   const headers = new Headers(request.headers);
-  if (headers.get("origin") === "null" && headers.get("sec-fetch-site") === "same-origin") headers.set("origin", origin);
+  if (!originChecked) headers.delete("origin");
+  else if (headers.get("origin") === "null" && headers.get("sec-fetch-site") === "same-origin") headers.set("origin", origin);
   return new Request(origin + url.pathname + url.search, {
     method: request.method,
     headers,
@@ -220,7 +225,8 @@ export function createHandler(platform: Platform, build: ServerBuild, opts: { cl
     }
     if (!isDecodablePath(raw)) return errorResponse(request, 400, "Malformed URL path");
     // security.md §2: the Origin check runs before rate limiting, authentication and body parsing.
-    if (originCheckApplies(request, p) && !originAllowed(request, config.origin)) {
+    const originChecked = originCheckApplies(request, p);
+    if (originChecked && !originAllowed(request, config.origin)) {
       state.detail = { origin: request.headers.get("origin"), secFetchSite: request.headers.get("sec-fetch-site") };
       return errorResponse(request, 403, "Cross-site request blocked", {}, { title: "Cross-site request blocked" });
     }
@@ -255,7 +261,7 @@ export function createHandler(platform: Platform, build: ServerBuild, opts: { cl
       }
       if (!body) return errorResponse(request, 413, "Request body too large", { Connection: "close" });
     }
-    const req = canonicalRequest(request, config.origin, body);
+    const req = canonicalRequest(request, config.origin, originChecked, body);
     return rr(req, { platform, reqId, clientIp: ip, nonce, state });
   }
 

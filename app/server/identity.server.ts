@@ -1,7 +1,7 @@
 // The ONE authentication rule (auth.md §2, D4): a valid platform JWT (signature, alg, kid, iss,
 // aud, exp, sub) AND a users row for its subject. Every route that needs a user goes through here.
 import { redirect } from "react-router";
-import { PLATFORM_COOKIE, readCookie } from "./cookies.server";
+import { PLATFORM_COOKIE, readCookieValues } from "./cookies.server";
 import { jwtSettings, verifyPlatformJwt, type PlatformClaims } from "./jwt.server";
 import type { Platform } from "./platform.server";
 import { jsonError } from "./responses.server";
@@ -22,7 +22,11 @@ export type Identity =
   | { kind: "invalid"; reason: string };
 
 /** Where the credential came from; API rules differ for a malformed Authorization header. */
-export type Credential = { source: "cookie" | "bearer"; token: string } | { source: "none" } | { source: "bad_header" };
+export type Credential =
+  | { source: "bearer"; token: string }
+  | { source: "cookie"; tokens: string[] }
+  | { source: "none" }
+  | { source: "bad_header" };
 
 export function readCredential(request: Request, allowBearer: boolean): Credential {
   const header = request.headers.get("authorization");
@@ -30,8 +34,39 @@ export function readCredential(request: Request, allowBearer: boolean): Credenti
     const m = /^bearer\s+(\S+)\s*$/i.exec(header);
     return m ? { source: "bearer", token: m[1] } : { source: "bad_header" };
   }
-  const cookie = readCookie(request, PLATFORM_COOKIE);
-  return cookie ? { source: "cookie", token: cookie } : { source: "none" };
+  const tokens = [...new Set(readCookieValues(request, PLATFORM_COOKIE).filter(Boolean))];
+  return tokens.length ? { source: "cookie", tokens } : { source: "none" };
+}
+
+/** More distinct platform_token values than this in one Cookie header are refused unread. */
+const MAX_COOKIE_TOKENS = 4;
+
+/**
+ * Several platform_token values in one Cookie header (one planted for `.{D}` by a wiki
+ * subdomain, security.md #42): a value that does not verify is ignored, so it cannot hide the
+ * real one; two different users are ambiguous and authenticate nobody, so a planted token
+ * never turns the victim's request into the attacker's.
+ */
+async function identifyCookies(platform: Platform, tokens: string[]): Promise<Identity> {
+  if (tokens.length === 1) return identifyToken(platform, tokens[0]);
+  if (tokens.length > MAX_COOKIE_TOKENS) return { kind: "invalid", reason: "too many platform_token cookies" };
+  const results = await Promise.all(tokens.map((token) => identifyToken(platform, token)));
+  const users = results.filter((r) => r.kind === "user");
+  if (new Set(users.map((r) => r.user.did)).size > 1) return { kind: "invalid", reason: "platform_token cookies of different users" };
+  return users[0] ?? results.find((r) => r.kind !== "invalid") ?? results[0];
+}
+
+async function identifyCredential(platform: Platform, credential: Credential): Promise<Identity> {
+  switch (credential.source) {
+    case "none":
+      return { kind: "none" };
+    case "bad_header":
+      return { kind: "invalid", reason: "bad authorization header" };
+    case "bearer":
+      return identifyToken(platform, credential.token);
+    case "cookie":
+      return identifyCookies(platform, credential.tokens);
+  }
 }
 
 export async function identifyToken(platform: Platform, token: string): Promise<Identity> {
@@ -69,10 +104,7 @@ export function identify(platform: Platform, request: Request, allowBearer = fal
 }
 
 async function identifyRequest(platform: Platform, request: Request, allowBearer: boolean): Promise<Identity> {
-  const credential = readCredential(request, allowBearer);
-  if (credential.source === "none") return { kind: "none" };
-  if (credential.source === "bad_header") return { kind: "invalid", reason: "bad authorization header" };
-  return identifyToken(platform, credential.token);
+  return identifyCredential(platform, readCredential(request, allowBearer));
 }
 
 /** `/auth/login?return_to=<encoded path+query>` for the request (D5: relative, always encoded). */
@@ -98,7 +130,7 @@ export async function requireApiUser(platform: Platform, request: Request): Prom
   if (credential.source === "none") message = "Not authenticated";
   else if (credential.source === "bad_header") message = "Invalid Authorization header format";
   else {
-    const identity = await identifyToken(platform, credential.token);
+    const identity = await identifyCredential(platform, credential);
     if (identity.kind === "user") return identity.user;
     message = identity.kind === "expired" ? "Token expired" : identity.kind === "unknown_user" ? "User not found" : "Invalid token";
   }

@@ -368,12 +368,18 @@ export async function finishLogin(
 
 // ---- logout (auth.md §6) ----
 
-/** Revoke the ATProto session of a signed (even expired) token, best effort; return the clears. */
-export async function logout(platform: Platform, token: string | undefined, reqId: string): Promise<string[]> {
-  if (token) {
+/**
+ * Revoke the ATProto session of each signed (even expired) platform_token the browser sent, best
+ * effort; return the clears. Each one, not the first: a value planted for `.{D}` by a wiki
+ * subdomain (security.md #42) must not keep the user's own session from being revoked.
+ */
+export async function logout(platform: Platform, tokens: string[], reqId: string): Promise<string[]> {
+  const dids = new Set<string>();
+  for (const token of [...new Set(tokens)].slice(0, 4)) {
     const result = await verifyPlatformJwt(token, platform.keys.signing, jwtSettings(platform.config));
-    if (result.status !== "invalid") await revokeQuietly(platform, result.claims.sub, reqId);
+    if (result.status !== "invalid") dids.add(result.claims.sub);
   }
+  await Promise.all([...dids].map((did) => revokeQuietly(platform, did, reqId)));
   return [
     clearPlatformCookie(platform.cookies),
     clearHostCookie(platform.cookies, "flash"),

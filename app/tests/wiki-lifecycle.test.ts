@@ -487,6 +487,10 @@ describe("housekeeping: sweep and purges (§5.5)", () => {
       expect(report.swept.sort()).toEqual([oldTmp, oldTrash].sort());
       expect(exists(freshTmp)).toBe(true);
       expect(exists(orphan)).toBe(true);
+      // At start-up nothing is in flight yet: every .tmp/.trash entry is a crash's leftover.
+      const startup = await runHousekeeping(tp.platform, { startup: true });
+      expect(startup.swept).toEqual([freshTmp]);
+      expect(exists(orphan)).toBe(true);
       expect(report.oauthStatesPurged).toBe(2);
       expect((await tp.platform.db.atprotoOauthState.findMany()).map((r) => r.key)).toEqual(["fresh"]);
       expect(report.consentNoncesPurged).toBe(1);

@@ -22,11 +22,16 @@ export interface ServerProcess {
   exited: Promise<number | null>;
 }
 
-export function spawnServer(env: Record<string, string>): ServerProcess {
+/**
+ * `detached` makes the server the leader of its own process group, so a test can kill it
+ * together with its children (git), as a power loss or systemd's control-group kill would.
+ */
+export function spawnServer(env: Record<string, string>, opts: { detached?: boolean } = {}): ServerProcess {
   const child = spawn(process.execPath, ["build/server/index.js"], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...env },
     stdio: ["ignore", "pipe", "pipe"],
+    detached: opts.detached ?? false,
   });
   let out = "";
   child.stdout!.on("data", (d) => (out += d));
