@@ -167,8 +167,9 @@ export function createHandler(platform: Platform, build: ServerBuild, opts: { cl
     }
     // A method the route does not answer is a 405 saying which it does (D10, D15), before any
     // route code runs (after the body limit, so an oversized body still closes the connection).
-    // No CORS here: OPTIONS is one such method. Unknown paths stay 404s.
-    if (matched && !matched.splat && !matched.allow.includes(method)) {
+    // No CORS here: OPTIONS is one such method. An unknown path is a 404 whatever the method.
+    if (matched && !matched.allow.includes(method)) {
+      if (matched.splat) return errorResponse(request, 404, "Not found");
       return errorResponse(request, 405, "Method not allowed", { Allow: matched.allow.join(", ") });
     }
     const req = canonicalRequest(request, config.origin, body);
