@@ -2,6 +2,7 @@
 // the "clear error" checks (D15), the state a refused write must leave unchanged, and the URLs a
 // page could send a browser to.
 import fs from "node:fs";
+import net from "node:net";
 import path from "node:path";
 import { expect } from "vitest";
 import { decode, wikiPrefs } from "./mgmt";
@@ -125,3 +126,34 @@ export function originOf(ref: string, base: string): string {
     return "invalid";
   }
 }
+
+/**
+ * One raw HTTP/1.1 exchange on a socket (for what a Fetch `Request` cannot express); resolves
+ * with what the server sent before it closed or went quiet.
+ */
+export function rawExchange(port: number, head: string, body?: (sock: net.Socket) => void, idleMs = 1500): Promise<string> {
+  return new Promise((resolve) => {
+    const sock = net.connect(port, "127.0.0.1");
+    let got = "";
+    const done = () => {
+      sock.destroy();
+      resolve(got);
+    };
+    let idle = setTimeout(done, idleMs);
+    sock.on("data", (d) => {
+      got += d.toString("latin1");
+      clearTimeout(idle);
+      idle = setTimeout(done, 200);
+    });
+    sock.on("error", () => undefined);
+    sock.on("close", () => {
+      clearTimeout(idle);
+      resolve(got);
+    });
+    sock.write(head);
+    body?.(sock);
+  });
+}
+
+/** The status code of a raw HTTP/1.1 response, 0 when there was none. */
+export const rawStatus = (res: string) => Number(/^HTTP\/1\.1 (\d{3})/.exec(res)?.[1] ?? 0);
