@@ -3,12 +3,11 @@
 // answer: 413 `Request body too large` with `Connection: close` (security.md §8), 405 with the
 // route's `Allow` (management.md §2, §4.1; auth.md §7.2), a clear message, no hang, and nothing
 // changed. Then what only a real socket can send: methods fetch refuses, huge targets.
-import http from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MAX_BODY_BYTES } from "~/server/http.server";
-import { expectClearError, expectSound, platformState, rawExchange, rawStatus, send } from "../support/hostile";
+import { expectClearError, expectSound, onSocket, platformState, rawExchange, rawStatus, send } from "../support/hostile";
 import { createWikiApi, type TestUser } from "../support/mgmt";
-import { cookieHeader, loadBuild, startTestPlatform, type TestPlatform } from "../support/platform";
+import { cookieHeader, startTestPlatform, type TestPlatform } from "../support/platform";
 
 let tp: TestPlatform;
 let owner: TestUser;
@@ -222,19 +221,8 @@ describe("every route × every method it does not answer → 405 with Allow", ()
 // ---------------------------------------------------------------------------------------------
 
 describe("over a real socket", () => {
-  let server: http.Server;
-  let port: number;
-  beforeAll(async () => {
-    const b = await loadBuild();
-    const running = await b.listen(tp.platform, tp.handle, "127.0.0.1", 0);
-    server = running.server;
-    port = Number(new URL(running.url).port);
-  });
-  afterAll(async () => {
-    server.closeAllConnections();
-    await new Promise<void>((r) => server.close(() => r()));
-  });
-  const alive = async () => rawStatus(await rawExchange(port, "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+  const socket = onSocket(() => tp);
+  const alive = async () => rawStatus(await rawExchange(socket.port, "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
 
   it.each([
     ["TRACE", "TRACE / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"],
@@ -253,7 +241,7 @@ describe("over a real socket", () => {
     ["a negative Content-Length", "POST /auth/token HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\nConnection: close\r\n\r\n"],
     ["a broken chunk size", "POST /auth/token HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\nzz\r\nabc\r\n0\r\n\r\n"],
   ])("%s: no 5xx, no crash, the server keeps serving", async (name, head) => {
-    const res = await rawExchange(port, head);
+    const res = await rawExchange(socket.port, head);
     const status = rawStatus(res);
     // 0: Node's HTTP parser closed the connection without an answer; that is fine too.
     expect(status, `${name}: ${res.slice(0, 80)}`).toBeLessThan(500);
@@ -261,11 +249,12 @@ describe("over a real socket", () => {
   });
 
   it("a body that stalls after its headers holds one connection only, and not forever", async () => {
-    const stalled = rawExchange(port, "POST /auth/token HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc", undefined, 500);
+    const stalled = rawExchange(socket.port, "POST /auth/token HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc", undefined, 500);
     expect(await alive()).toBe(200);
     await stalled;
     // Node cuts a request whose body never completes after requestTimeout: bounded, not disabled.
-    expect(server.requestTimeout).toBeGreaterThan(0);
-    expect(server.requestTimeout).toBeLessThanOrEqual(300_000);
+    const { requestTimeout } = socket.server;
+    expect(requestTimeout).toBeGreaterThan(0);
+    expect(requestTimeout).toBeLessThanOrEqual(300_000);
   });
 });

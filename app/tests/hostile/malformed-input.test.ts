@@ -300,6 +300,10 @@ describe("routes with a {slug} × hostile slugs", () => {
 // 3. Form routes: body shapes and field values the spec refuses
 // ---------------------------------------------------------------------------------------------
 
+type Fields = Record<string, string | undefined>;
+/** [case, field overrides (undefined = absent), the spec's message]; the status is always 400. */
+type Refusal = [name: string, overrides: Fields, message: string];
+
 interface FormRoute {
   route: string;
   path: () => string;
@@ -314,23 +318,38 @@ interface FormRoute {
   /** Statuses for bodies that read as forms with broken values. */
   statuses: number[];
   kind: "json" | "html";
-  /** Field values the spec refuses: [case, field overrides (undefined = absent), status, message]. */
-  refusals: Array<[string, Record<string, string | undefined>, number, string]>;
+  /** Field values the spec refuses with a 400. */
+  refusals: Refusal[];
 }
 
 const ctl = "\u0000\u0001\r\n\t\u007f\u0085\u009f";
 const huge = (s: string) => s + "x".repeat(100 * 1024);
 
-/** The usual spellings of a bad value, as field overrides for `field`. */
-function badValues(field: string, extra: Array<[string, string | undefined]> = []): Array<[string, Record<string, string | undefined>]> {
-  return [
-    [`${field} missing`, undefined],
-    [`${field} empty`, ""],
-    [`${field} huge (100 KiB)`, KIB100],
-    [`${field} control characters only`, ctl],
-    ...extra,
-  ].map(([name, v]) => [name as string, { [field]: v as string | undefined }]);
+/**
+ * The refusals of one field: absent, empty, 100 KiB and control characters only (unless
+ * `common: false`), then the `extra` spellings; each sent with the action's other `fields`.
+ */
+function refusals(
+  field: string,
+  message: string | ((value: string | undefined) => string),
+  opts: { extra?: Array<[string, string]>; fields?: Fields; prefix?: string; common?: boolean } = {},
+): Refusal[] {
+  const common: Array<[string, string | undefined]> = [
+    ["missing", undefined],
+    ["empty", ""],
+    ["huge (100 KiB)", KIB100],
+    ["control characters only", ctl],
+  ];
+  return [...(opts.common === false ? [] : common), ...(opts.extra ?? [])].map(([n, v]) => [
+    `${opts.prefix ?? ""}${field} ${n}`,
+    { ...opts.fields, [field]: v },
+    typeof message === "function" ? message(v) : message,
+  ]);
 }
+
+/** management.md §1.2: empty after cleaning → required; over 100 characters → too long. */
+const displayNameMessage = (v: string | undefined) =>
+  (v?.length ?? 0) > 100 ? "Display name must be at most 100 characters." : "Display name is required.";
 
 const FORM_ROUTES: FormRoute[] = [
   {
@@ -343,23 +362,29 @@ const FORM_ROUTES: FormRoute[] = [
     statuses: [400],
     kind: "html",
     refusals: [
-      ...badValues("slug", [
-        ["slug unicode", "ålice"],
-        ["slug with NUL", "fresh\u0000wiki"],
-        ["slug with CR/LF", "fresh\r\nwiki"],
-        ["slug bidi", "\u202Efresh"],
-        ["slug reserved", "admin"],
-        ["slug with a leading hyphen", "-fresh"],
-        ["slug too short", "ab"],
-        ["slug too long", "a".repeat(31)],
-        ["slug with a space", "fresh wiki"],
-        ["slug with an underscore", "fresh_wiki"],
-        ["slug with a percent", "fresh%20wiki"],
-      ]).map(([n, o]) => [n, o, 400, "Invalid slug: "] as [string, Record<string, string | undefined>, number, string]),
-      ...badValues("display_name", [["display_name only spaces", "   "]]).map(
-        ([n, o]) => [n, o, 400, n.includes("huge") ? "Display name must be at most 100 characters." : "Display name is required."] as [string, Record<string, string | undefined>, number, string],
-      ),
-      ["display_name 101 characters", { display_name: "d".repeat(101) }, 400, "Display name must be at most 100 characters."],
+      ...refusals("slug", "Invalid slug: ", {
+        fields: { display_name: "Fresh" },
+        extra: [
+          ["unicode", "ålice"],
+          ["with NUL", "fresh\u0000wiki"],
+          ["with CR/LF", "fresh\r\nwiki"],
+          ["bidi", "\u202Efresh"],
+          ["reserved", "admin"],
+          ["with a leading hyphen", "-fresh"],
+          ["too short", "ab"],
+          ["too long", "a".repeat(31)],
+          ["with a space", "fresh wiki"],
+          ["with an underscore", "fresh_wiki"],
+          ["with a percent", "fresh%20wiki"],
+        ],
+      }),
+      ...refusals("display_name", displayNameMessage, {
+        fields: { slug: "fresh-wiki" },
+        extra: [
+          ["only spaces", "   "],
+          ["101 characters", "d".repeat(101)],
+        ],
+      }),
     ],
   },
   {
@@ -372,53 +397,50 @@ const FORM_ROUTES: FormRoute[] = [
     statuses: [400],
     kind: "html",
     refusals: [
-      ...badValues("intent", [
-        ["intent uppercase", "RENAME"],
-        ["intent with NUL", "rename\u0000"],
-        ["intent bidi", "\u202Erename"],
-        ["intent with a trailing space", "delete "],
-        ["intent unicode look-alike", "dеlete"],
-      ]).map(([n, o]) => [n, o, 400, "Unknown action."] as [string, Record<string, string | undefined>, number, string]),
-      ...badValues("display_name").map(
-        ([n, o]) =>
-          [`rename: ${n}`, { intent: "rename", ...o }, 400, n.includes("huge") ? "Display name must be at most 100 characters." : "Display name is required."] as [
-            string,
-            Record<string, string | undefined>,
-            number,
-            string,
-          ],
-      ),
-      ["rename: display_name 101 characters", { intent: "rename", display_name: "d".repeat(101) }, 400, "Display name must be at most 100 characters."],
-      ...badValues("read_access", [
-        ["read_access lowercase", "approved"],
-        ["read_access with NUL", "APPROVED\u0000"],
-        ["read_access with a trailing space", "APPROVED "],
-        ["read_access unknown", "EVERYONE"],
-        ["read_access bidi", "\u202EAPPROVED"],
-      ]).map(
-        ([n, o]) =>
-          [`access: ${n}`, { intent: "access", read_access: "APPROVED", write_access: "APPROVED", attachment_access: "APPROVED", ...o }, 400, "Invalid access level."] as [
-            string,
-            Record<string, string | undefined>,
-            number,
-            string,
-          ],
-      ),
-      ...badValues("enabled", [
-        ["enabled TRUE", "TRUE"],
-        ["enabled 1", "1"],
-        ["enabled on", "on"],
-        ["enabled true + NUL", "true\u0000"],
-        ["enabled with a leading space", " true"],
-      ]).map(([n, o]) => [`git: ${n}`, { intent: "git", ...o }, 400, "Invalid value for git access."] as [string, Record<string, string | undefined>, number, string]),
-      ...badValues("confirm_slug", [
-        ["confirm_slug uppercase", SLUG.toUpperCase()],
-        ["confirm_slug + NUL", `${SLUG}\u0000`],
-        ["confirm_slug bidi", `\u202E${SLUG}`],
-        ["confirm_slug + hyphen", `${SLUG}-`],
-        ["confirm_slug with a non-breaking hyphen", SLUG.replace("-", "\u2011")],
-        ["confirm_slug huge after the slug", huge(SLUG)],
-      ]).map(([n, o]) => [`delete: ${n}`, { intent: "delete", ...o }, 400, "Slug confirmation did not match."] as [string, Record<string, string | undefined>, number, string]),
+      ...refusals("intent", "Unknown action.", {
+        extra: [
+          ["uppercase", "RENAME"],
+          ["with NUL", "rename\u0000"],
+          ["bidi", "\u202Erename"],
+          ["with a trailing space", "delete "],
+          ["unicode look-alike", "dеlete"],
+        ],
+      }),
+      ...refusals("display_name", displayNameMessage, { prefix: "rename: ", fields: { intent: "rename" }, extra: [["101 characters", "d".repeat(101)]] }),
+      ...refusals("read_access", "Invalid access level.", {
+        prefix: "access: ",
+        fields: { intent: "access", write_access: "APPROVED", attachment_access: "APPROVED" },
+        extra: [
+          ["lowercase", "approved"],
+          ["with NUL", "APPROVED\u0000"],
+          ["with a trailing space", "APPROVED "],
+          ["unknown", "EVERYONE"],
+          ["bidi", "\u202EAPPROVED"],
+        ],
+      }),
+      ...refusals("enabled", "Invalid value for git access.", {
+        prefix: "git: ",
+        fields: { intent: "git" },
+        extra: [
+          ["TRUE", "TRUE"],
+          ["1", "1"],
+          ["on", "on"],
+          ["true + NUL", "true\u0000"],
+          ["with a leading space", " true"],
+        ],
+      }),
+      ...refusals("confirm_slug", "Slug confirmation did not match.", {
+        prefix: "delete: ",
+        fields: { intent: "delete" },
+        extra: [
+          ["uppercase", SLUG.toUpperCase()],
+          ["+ NUL", `${SLUG}\u0000`],
+          ["bidi", `\u202E${SLUG}`],
+          ["+ hyphen", `${SLUG}-`],
+          ["with a non-breaking hyphen", SLUG.replace("-", "\u2011")],
+          ["huge after the slug", huge(SLUG)],
+        ],
+      }),
     ],
   },
   {
@@ -431,18 +453,24 @@ const FORM_ROUTES: FormRoute[] = [
     statuses: [400],
     kind: "html",
     refusals: [
-      ...badValues("intent", [
-        ["intent uppercase", "DELETE"],
-        ["intent with NUL", "delete\u0000"],
-      ]).map(([n, o]) => [n, o, 400, "Unknown action."] as [string, Record<string, string | undefined>, number, string]),
-      ...badValues("confirm_handle", [
-        ["confirm_handle + NUL", "leaver.test\u0000"],
-        ["confirm_handle bidi", "\u202Eleaver.test"],
-        ["confirm_handle + trailing dot", "leaver.test."],
-        ["confirm_handle with two @", "@@leaver.test"],
-        ["confirm_handle with a one-dot leader", "leaver\u2024test"],
-        ["confirm_handle huge after the handle", huge("leaver.test")],
-      ]).map(([n, o]) => [`delete: ${n}`, { intent: "delete", ...o }, 400, "Confirmation did not match."] as [string, Record<string, string | undefined>, number, string]),
+      ...refusals("intent", "Unknown action.", {
+        extra: [
+          ["uppercase", "DELETE"],
+          ["with NUL", "delete\u0000"],
+        ],
+      }),
+      ...refusals("confirm_handle", "Confirmation did not match.", {
+        prefix: "delete: ",
+        fields: { intent: "delete" },
+        extra: [
+          ["+ NUL", "leaver.test\u0000"],
+          ["bidi", "\u202Eleaver.test"],
+          ["+ trailing dot", "leaver.test."],
+          ["with two @", "@@leaver.test"],
+          ["with a one-dot leader", "leaver\u2024test"],
+          ["huge after the handle", huge("leaver.test")],
+        ],
+      }),
     ],
   },
   {
@@ -455,19 +483,21 @@ const FORM_ROUTES: FormRoute[] = [
     statuses: [400],
     kind: "html",
     refusals: [
-      ["consent_token missing", { consent_token: undefined }, 400, "Missing consent token"],
-      ["consent_token empty", { consent_token: "" }, 400, "Missing consent token"],
-      ["consent_token huge (100 KiB)", { consent_token: KIB100 }, 400, "Invalid or expired consent token"],
-      ["consent_token unicode", { consent_token: "ålïcé|🤖" }, 400, "Invalid or expired consent token"],
-      ["consent_token control characters", { consent_token: ctl }, 400, "Invalid or expired consent token"],
-      ["consent_token forged", { consent_token: `{"wiki_slug":"${SLUG}","exp":9999999999}|${"0".repeat(64)}` }, 400, "Invalid or expired consent token"],
-      ["consent_token only a separator", { consent_token: "|" }, 400, "Invalid or expired consent token"],
-      ...badValues("action", [
-        ["action uppercase", "APPROVE"],
-        ["action with NUL", "approve\u0000"],
-        ["action with a trailing space", "deny "],
-        ["action bidi", "\u202Eapprove"],
-      ]).map(([n, o]) => [n, o, 400, "Invalid action"] as [string, Record<string, string | undefined>, number, string]),
+      ...refusals("consent_token", (v) => (v ? "Invalid or expired consent token" : "Missing consent token"), {
+        extra: [
+          ["unicode", "ålïcé|🤖"],
+          ["forged", `{"wiki_slug":"${SLUG}","exp":9999999999}|${"0".repeat(64)}`],
+          ["only a separator", "|"],
+        ],
+      }),
+      ...refusals("action", "Invalid action", {
+        extra: [
+          ["uppercase", "APPROVE"],
+          ["with NUL", "approve\u0000"],
+          ["with a trailing space", "deny "],
+          ["bidi", "\u202Eapprove"],
+        ],
+      }),
     ],
   },
   {
@@ -479,24 +509,27 @@ const FORM_ROUTES: FormRoute[] = [
     statuses: [400],
     kind: "html",
     refusals: [
-      ...[
-        ["username missing", undefined],
-        ["username empty", ""],
-        ["username huge (100 KiB)", KIB100],
-        ["username unicode", "ålïcé"],
-        ["username control characters only", ctl],
-        ["username bidi", "\u202E"],
-        ["username @ only", "@"],
-        ["username with an empty label", "a..b"],
-        ["username a dot", "."],
-        ["username trailing dot", "alice."],
-        ["username DID without a method", "did:"],
-        ["username DID without an identifier", "did:plc:"],
-        ["username with spaces", "not a handle"],
-        ["username with a leading hyphen label", "-a.bsky.social"],
-      ].map(([n, v]) => [n as string, { username: v }, 400, "Not a valid handle, DID, or auth server URL"] as [string, Record<string, string | undefined>, number, string]),
-      ["username server URL without a host", { username: "https://" }, 400, "Invalid authorization server URL"],
-      ["username server URL to a private address", { username: "https://10.0.0.1" }, 400, "Invalid authorization server URL"],
+      ...refusals("username", "Not a valid handle, DID, or auth server URL", {
+        extra: [
+          ["unicode", "ålïcé"],
+          ["bidi", "\u202E"],
+          ["@ only", "@"],
+          ["with an empty label", "a..b"],
+          ["a dot", "."],
+          ["trailing dot", "alice."],
+          ["DID without a method", "did:"],
+          ["DID without an identifier", "did:plc:"],
+          ["with spaces", "not a handle"],
+          ["with a leading hyphen label", "-a.bsky.social"],
+        ],
+      }),
+      ...refusals("username", "Invalid authorization server URL", {
+        common: false,
+        extra: [
+          ["server URL without a host", "https://"],
+          ["server URL to a private address", "https://10.0.0.1"],
+        ],
+      }),
     ],
   },
   // auth.md §6: logout without a valid cookie is the same 302, never an error.
@@ -588,11 +621,10 @@ describe("form routes × body shapes and refused values", () => {
       });
 
       if (r.refusals.length > 0) {
-        const rows = r.refusals.map(([name, overrides, status, message]) => ({ name, overrides, status, message }));
-        it.each(rows)("$name → $status", async ({ name, overrides, status, message }) => {
+        it.each(r.refusals)("%s → 400", async (name, overrides, message) => {
           const fields = { ...(await r.base()), ...overrides };
           const body = pairs(fields).join("&");
-          await expectRefusedWrite(`${r.route} ${name}`, r, () => send(tp, r.path(), { method: "POST", headers: formHeaders(r, "application/x-www-form-urlencoded"), body }), status, message);
+          await expectRefusedWrite(`${r.route} ${name}`, r, () => send(tp, r.path(), { method: "POST", headers: formHeaders(r, "application/x-www-form-urlencoded"), body }), 400, message);
         });
       }
     });

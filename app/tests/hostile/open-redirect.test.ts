@@ -297,36 +297,38 @@ describe("login return_to", () => {
     await tp.platform.db.atprotoOauthState.update({ where: { key: state }, data: { value: JSON.stringify(saved) } });
   }
 
-  const finish = (callback: string, binding: string) => send(tp, callback, { headers: { Cookie: `__Host-login_state=${binding}` } });
-
-  it.each(NAMED)("POST /auth/login return_to=$name (form field) → dropped or kept safe, and the callback lands on an allowed origin", async ({ probe }) => {
-    const { callback, binding, state } = await beginLogin(probe, "form");
+  /** The flow stored nothing a browser would follow elsewhere (dropped on input, D5). */
+  async function expectStoredSafe(state: string, probe: string) {
     const stored = await storedReturnTo(state);
     if (mustDrop(probe)) expect(stored, label(probe)).toBeNull();
     else if (stored !== null) expect(allowedOrigin(browserOrigin(stored))).toBe(true);
-    const done = await finish(callback, binding);
+  }
+
+  /** Completes the login: the callback's 302 lands on an allowed origin, the dashboard for unsafe values. */
+  async function expectCallbackLanding(callback: string, binding: string, probe: string) {
+    const done = await send(tp, callback, { headers: { Cookie: `__Host-login_state=${binding}` } });
     expectSound(done, label(probe));
     expect(done.status, done.text.slice(0, 200)).toBe(302);
     const location = expectAllowedLocation(done, `callback ${label(probe)}`);
     if (mustDrop(probe)) expect(location).toBe(FALLBACK);
+  }
+
+  it.each(NAMED)("POST /auth/login return_to=$name (form field) → dropped or kept safe, and the callback lands on an allowed origin", async ({ probe }) => {
+    const { callback, binding, state } = await beginLogin(probe, "form");
+    await expectStoredSafe(state, probe);
+    await expectCallbackLanding(callback, binding, probe);
   });
 
   it.each(NAMED)("POST /auth/login?return_to=$name (query) → the flow never stores an unsafe value", async ({ probe }) => {
     const { state } = await beginLogin(probe, "query");
-    const stored = await storedReturnTo(state);
-    if (mustDrop(probe)) expect(stored, label(probe)).toBeNull();
-    else if (stored !== null) expect(allowedOrigin(browserOrigin(stored))).toBe(true);
+    await expectStoredSafe(state, probe);
     await tp.platform.db.atprotoOauthState.deleteMany({ where: { key: state } });
   });
 
   it.each(NAMED)("the callback re-validates a stored return_to=$name (security.md §4: again at the point of use)", async ({ probe }) => {
     const { callback, binding, state } = await beginLogin("/app/", "form");
     await plantReturnTo(state, probe);
-    const done = await finish(callback, binding);
-    expectSound(done, label(probe));
-    expect(done.status, done.text.slice(0, 200)).toBe(302);
-    const location = expectAllowedLocation(done, `callback ${label(probe)}`);
-    if (mustDrop(probe)) expect(location).toBe(FALLBACK);
+    await expectCallbackLanding(callback, binding, probe);
   });
 
   it.each(NAMED)("the callback's error path with a stored return_to=$name → back to login on the platform", async ({ probe }) => {

@@ -3,13 +3,12 @@
 // client files and ROBOT_STATIC_DIR, which here has a secret file beside it and a sibling
 // directory whose name starts like it. Sent through the pipeline and as raw bytes on a socket.
 import fs from "node:fs";
-import http from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isStaticPath } from "~/server/static.server";
-import { expectClearError, expectSound, rawExchange, rawStatus, send } from "../support/hostile";
-import { loadBuild, startTestPlatform, type TestPlatform } from "../support/platform";
+import { expectClearError, expectSound, onSocket, rawExchange, rawStatus, send } from "../support/hostile";
+import { startTestPlatform, type TestPlatform } from "../support/platform";
 
 let tp: TestPlatform;
 let outside: string;
@@ -126,21 +125,10 @@ describe("static paths × the data directory", () => {
 });
 
 describe("static paths × traversal, as raw bytes on a socket", () => {
-  let server: http.Server;
-  let port: number;
-  beforeAll(async () => {
-    const b = await loadBuild();
-    const running = await b.listen(tp.platform, tp.handle, "127.0.0.1", 0);
-    server = running.server;
-    port = Number(new URL(running.url).port);
-  });
-  afterAll(async () => {
-    server.closeAllConnections();
-    await new Promise<void>((r) => server.close(() => r()));
-  });
+  const socket = onSocket(() => tp);
 
   it.each([...TRAVERSALS, "/static/..\\secret.txt", "/static/\\..\\..\\package.json", "/static/..%00/secret.txt"])("GET %s", async (p) => {
-    const res = await rawExchange(port, `GET ${p} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+    const res = await rawExchange(socket.port, `GET ${p} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
     const status = rawStatus(res);
     expect(status, `${p}: ${res.slice(0, 60)}`).toBeGreaterThan(0);
     expect(status, p).toBeLessThan(500);

@@ -2,11 +2,12 @@
 // the "clear error" checks (D15), the state a refused write must leave unchanged, and the URLs a
 // page could send a browser to.
 import fs from "node:fs";
+import type http from "node:http";
 import net from "node:net";
 import path from "node:path";
-import { expect } from "vitest";
+import { afterAll, beforeAll, expect } from "vitest";
 import { decode, wikiPrefs } from "./mgmt";
-import type { TestPlatform } from "./platform";
+import { loadBuild, type TestPlatform } from "./platform";
 
 /** No request of the hostile suite may take longer than this (body included). */
 export const REQUEST_TIMEOUT_MS = 10_000;
@@ -157,3 +158,35 @@ export function rawExchange(port: number, head: string, body?: (sock: net.Socket
 
 /** The status code of a raw HTTP/1.1 response, 0 when there was none. */
 export const rawStatus = (res: string) => Number(/^HTTP\/1\.1 (\d{3})/.exec(res)?.[1] ?? 0);
+
+/** The platform's pipeline on a real socket, as `node build/server/index.js` serves it. */
+async function listenOnSocket(tp: TestPlatform): Promise<{ server: http.Server; port: number; close(): Promise<void> }> {
+  const b = await loadBuild();
+  const running = await b.listen(tp.platform, tp.handle, "127.0.0.1", 0);
+  const server: http.Server = running.server;
+  return {
+    server,
+    port: Number(new URL(running.url).port),
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
+
+/** Inside a `describe`: the pipeline on a real socket for its tests, opened before and closed after. */
+export function onSocket(tp: () => TestPlatform): { readonly port: number; readonly server: http.Server } {
+  let socket: Awaited<ReturnType<typeof listenOnSocket>>;
+  beforeAll(async () => {
+    socket = await listenOnSocket(tp());
+  });
+  afterAll(() => socket.close());
+  return {
+    get port() {
+      return socket.port;
+    },
+    get server() {
+      return socket.server;
+    },
+  };
+}
