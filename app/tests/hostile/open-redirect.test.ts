@@ -493,6 +493,23 @@ describe("consent redirect_uri", () => {
     expect(new URL(location).searchParams.get("state")).toBe("s\r\nSet-Cookie: evil=1");
   });
 
+  it.each([
+    ["a line separator", "https://claude.ai/cb/\u2028x"],
+    ["a non-ASCII letter", "https://claude.ai/cb/é"],
+    ["a custom scheme with a non-ASCII path", "myapp://cb/é"],
+  ])("a registered redirect_uri with %s is no Location: Deny shows the page, never a 5xx", async (_name, uri) => {
+    const clientId = `non-ascii-${uri.length}-${uri.codePointAt(uri.length - 1)}`;
+    await tp.platform.db.mcpOauthClient.create({ data: { client_id: clientId, redirect_uris: JSON.stringify([uri]), created_at: new Date().toISOString() } });
+    const page = await send(tp, `/auth/oauth/consent?${consentQuery(SLUG, { client_id: clientId, redirect_uri: uri })}`, { headers: signedIn() });
+    expect(page.status).toBe(200);
+    const deny = await postConsent(tp, user.jwt, { consent_token: consentTokenOf(page.text), action: "deny" });
+    const a: Answer = { res: deny, status: deny.status, text: await deny.text() };
+    expectSound(a, uri);
+    expect(a.status).toBe(200);
+    expect(a.res.headers.get("location")).toBeNull();
+    expect(a.text).toContain("access_denied");
+  });
+
   it.each(CONSENT_PROBES.slice(0, 60))("signed out, redirect_uri=$name → the login hop stays on the platform and comes back to consent", async ({ uri: redirectUri }) => {
     const a = await send(tp, `/auth/oauth/consent?${consentQuery(SLUG, { redirect_uri: redirectUri })}`);
     expectSound(a, label(redirectUri));
