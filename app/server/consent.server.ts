@@ -352,8 +352,12 @@ export function denyRedirectUrl(redirectUri: string, state: string | undefined, 
   return `${redirectUri}${redirectUri.includes("?") ? "&" : "?"}${query}`;
 }
 
-/** The deny target: only a URI registered for this client in mcp_oauth_clients, else none. */
+/**
+ * The deny target: only a URI registered for this client in mcp_oauth_clients, else none. A
+ * registered value that is not an ASCII URI (RFC 3986) cannot be a Location header: the page.
+ */
 export async function registeredDenyTarget(db: Db, clientId: string, redirectUri: string): Promise<boolean> {
+  if (!/^[\x21-\x7e]+$/.test(redirectUri)) return false;
   const client = await db.mcpOauthClient.findUnique({ where: { client_id: clientId }, select: { redirect_uris: true } });
   return client !== null && parseRedirectUris(client.redirect_uris).includes(redirectUri);
 }

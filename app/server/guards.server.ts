@@ -42,11 +42,6 @@ export function redirectWithFlash(
   return redirect(to, { headers: { "Set-Cookie": flashCookie(context.platform, { category, message }) } });
 }
 
-/** A page's 405: the page's error boundary renders it; `forwardErrorHeaders` passes `Allow` on. */
-export function pageMethodNotAllowed(allow: string[]): never {
-  throw data("Method not allowed", { status: 405, headers: { Allow: allow.join(", ") } });
-}
-
 /**
  * The `headers` export of the /app pages. React Router keeps only the cookies of a thrown
  * `data(…, { headers })` unless the route whose error boundary renders it forwards the rest

@@ -1,8 +1,8 @@
 // The request pipeline around React Router (one place for cross-cutting rules, in the order
-// security.md gives): request id → static files → Origin check → rate limit → OPTIONS → body
-// limit (the intent limit of POST /app/wiki/{slug} after it) → React Router → security headers →
-// one log line, with the cause of any refusal. Everything here works on Fetch API objects,
-// so integration tests call it directly without a socket.
+// security.md gives): request id → static files → Origin check → rate limit → body limit (the
+// intent limit of POST /app/wiki/{slug} after it) → 405 for a method the route does not answer →
+// React Router → security headers → one log line, with the cause of any refusal. Everything here
+// works on Fetch API objects, so integration tests call it directly without a socket.
 import crypto from "node:crypto";
 import path from "node:path";
 import { createRequestHandler, type ServerBuild } from "react-router";
@@ -247,10 +247,6 @@ export function createHandler(platform: Platform, build: ServerBuild, opts: { cl
       const limited = await charge(limitForRequest(method, p));
       if (limited) return limited;
     }
-    // No CORS here: OPTIONS only says which methods a route answers.
-    if (method === "OPTIONS" && matched && !matched.splat) {
-      return errorResponse(request, 405, "Method not allowed", { Allow: matched.allow.join(", ") });
-    }
     let body: Uint8Array | undefined;
     if (!["GET", "HEAD", "OPTIONS"].includes(method)) {
       body = await readBody(request);
@@ -260,6 +256,13 @@ export function createHandler(platform: Platform, build: ServerBuild, opts: { cl
         if (limited) return limited;
       }
       if (!body) return errorResponse(request, 413, "Request body too large", { Connection: "close" });
+    }
+    // A method the route does not answer is a 405 saying which it does (D10, D15), before any
+    // route code runs (after the body limit, so an oversized body still closes the connection).
+    // No CORS here: OPTIONS is one such method. An unknown path is a 404 whatever the method.
+    if (matched && !matched.allow.includes(method)) {
+      if (matched.splat) return errorResponse(request, 404, "Not found");
+      return errorResponse(request, 405, "Method not allowed", { Allow: matched.allow.join(", ") });
     }
     const req = canonicalRequest(request, config.origin, originChecked, body);
     return rr(req, { platform, reqId, clientIp: ip, nonce, state });

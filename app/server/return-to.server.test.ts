@@ -15,6 +15,10 @@ describe("return_to (D5)", () => {
     ["https://gruen.robot.wtf/SomePage?edit=1", "https://gruen.robot.wtf/SomePage?edit=1"],
     ["https://ROBOT.wtf/app/", "https://robot.wtf/app/"],
     ["https://a-b.robot.wtf", "https://a-b.robot.wtf/"],
+    // A Location header carries ASCII: beyond it, a relative value is sent percent-encoded.
+    ["/wiki/é?q=é#é", "/wiki/%C3%A9?q=%C3%A9#%C3%A9"],
+    ["/\u2028x", "/%E2%80%A8x"],
+    ["/%C3%A9", "/%C3%A9"],
   ])("production accepts %s", (input, expected) => {
     expect(safeReturnTo(prod, input)).toBe(expected);
   });

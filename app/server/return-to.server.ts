@@ -13,7 +13,11 @@ export function safeReturnTo(config: Config, candidate: string | null | undefine
   if (s.startsWith("/")) {
     if (s[1] === "/") return undefined;
     try {
-      return new URL(s, config.origin).origin === config.origin ? s : undefined;
+      const url = new URL(s, config.origin);
+      if (url.origin !== config.origin) return undefined;
+      // Used verbatim as Location, but a header carries bytes (a Fetch header value cannot hold
+      // U+2028 at all): anything beyond ASCII is sent percent-encoded, as a browser requests it.
+      return /[^\x00-\x7f]/.test(s) ? url.pathname + url.search + url.hash : s;
     } catch {
       return undefined;
     }

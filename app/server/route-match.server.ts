@@ -1,7 +1,7 @@
 // Which route of the build a path reaches, known to the pipeline before React Router runs: the
 // per-route `default` rate limit is keyed by the route (not the concrete path, or every new
-// slug or unknown path would be a fresh budget), and OPTIONS is answered from the route's
-// methods.
+// slug or unknown path would be a fresh budget), and a method the route does not answer
+// (OPTIONS included) is a 405 whose Allow lists the methods it does.
 import { matchRoutes, type RouteObject, type ServerBuild } from "react-router";
 
 interface RouteNode {

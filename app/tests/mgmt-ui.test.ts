@@ -302,7 +302,7 @@ describe("create (U5–U9, D9)", () => {
     const u = await newUser();
     const put = await tp.request("/app/create", { method: "PUT", headers: { ...cookieHeader(u.jwt), Origin: tp.origin } });
     expect(put.status).toBe(405);
-    expect(put.headers.get("allow")).toBe("GET, POST");
+    expect(put.headers.get("allow")).toBe("GET, HEAD, POST");
     expect(put.headers.get("content-type")).toContain("text/html");
     const res = await postForm(tp, "/app/create", u, { intent: "delete", slug: `intent-${seq}`, display_name: "I" });
     expect(res.status).toBe(200);
@@ -637,7 +637,7 @@ describe("wiki settings (U10–U19)", () => {
     expect((await followFlash(tp, missing, u)).text).toContain("Wiki not found.");
     const put = await tp.request(`/app/wiki/${slug}`, { method: "PUT", headers: { ...cookieHeader(u.jwt), Origin: tp.origin } });
     expect(put.status).toBe(405);
-    expect(put.headers.get("allow")).toBe("GET, POST");
+    expect(put.headers.get("allow")).toBe("GET, HEAD, POST");
   });
 
   it("SEC1: a delete from a wiki subdomain or same-site context is refused; same-origin is accepted", async () => {

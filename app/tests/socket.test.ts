@@ -7,6 +7,7 @@ import http from "node:http";
 import net from "node:net";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { rawExchange, rawStatus } from "./support/hostile";
 import { loadBuild, startTestPlatform, type TestPlatform } from "./support/platform";
 
 interface Running {
@@ -29,32 +30,8 @@ afterAll(async () => {
   await tp.close();
 });
 
-/** One raw HTTP exchange; resolves with what the server sent before it closed or went idle. */
-function raw(head: string, body?: (sock: net.Socket) => void, idleMs = 1500): Promise<string> {
-  return new Promise((resolve) => {
-    const sock = net.connect(port, "127.0.0.1");
-    let got = "";
-    const done = () => {
-      sock.destroy();
-      resolve(got);
-    };
-    let idle = setTimeout(done, idleMs);
-    sock.on("data", (d) => {
-      got += d.toString("latin1");
-      clearTimeout(idle);
-      idle = setTimeout(done, 200);
-    });
-    sock.on("error", () => undefined);
-    sock.on("close", () => {
-      clearTimeout(idle);
-      resolve(got);
-    });
-    sock.write(head);
-    body?.(sock);
-  });
-}
-
-const statusOf = (res: string) => Number(/^HTTP\/1\.1 (\d{3})/.exec(res)?.[1] ?? 0);
+const raw = (head: string, body?: (sock: net.Socket) => void, idleMs?: number) => rawExchange(port, head, body, idleMs);
+const statusOf = rawStatus;
 const alive = async () => (await fetch(srv.url + "/healthz")).status;
 
 describe("request bodies over the 1 MiB limit", () => {

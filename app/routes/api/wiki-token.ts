@@ -1,5 +1,5 @@
 import { apiUser } from "~/server/guards.server";
-import { apiFailure, jsonOk, methodNotAllowed } from "~/server/responses.server";
+import { apiFailure, jsonOk, methodNotAllowed, readJsonObject } from "~/server/responses.server";
 import { regenerateToken } from "~/server/wikis.server";
 import type { Route } from "./+types/wiki-token";
 
@@ -10,6 +10,7 @@ export const allow = ["POST"];
 export async function action(args: Route.ActionArgs) {
   if (args.request.method !== "POST") return methodNotAllowed(allow);
   const user = await apiUser(args);
+  await readJsonObject(args.request); // no fields, but a body that is not JSON is a 400 (§4.1)
   const result = await regenerateToken(args.context.platform, user, args.params.slug, { reqId: args.context.reqId });
   if (!result.ok) return apiFailure(result);
   return jsonOk({ mcp_token: result.token });

@@ -3,7 +3,7 @@ import { AppErrorBoundary, pageTitle, FormError, RowTable, SubmitButton } from "
 import { deleteAccount } from "~/server/accounts.server";
 import { clearPlatformCookie } from "~/server/cookies.server";
 import { flashCookie } from "~/server/flash.server";
-import { forwardErrorHeaders, readForm, pageMethodNotAllowed, pageUser } from "~/server/guards.server";
+import { forwardErrorHeaders, readForm, pageUser } from "~/server/guards.server";
 import { parseIso } from "~/server/time.server";
 import type { Route } from "./+types/account";
 
@@ -24,7 +24,6 @@ export async function loader(args: Route.LoaderArgs) {
 // POST /app/account intent=delete (rate limit `account_delete` in the pipeline; D14).
 export async function action(args: Route.ActionArgs) {
   const { request, context } = args;
-  if (request.method !== "POST") pageMethodNotAllowed(["GET", "POST"]);
   const user = await pageUser(args);
   const form = await readForm(request);
   if (form.get("intent") !== "delete") return data({ error: "Unknown action." }, { status: 400 });

@@ -1,6 +1,6 @@
 import { data, Form, Link } from "react-router";
 import { AppErrorBoundary, DisplayNameField, pageTitle, FormError, McpHelp, SubmitButton, TokenDisplay } from "~/components/app";
-import { forwardErrorHeaders, readForm, pageMethodNotAllowed, pageUser } from "~/server/guards.server";
+import { forwardErrorHeaders, readForm, pageUser } from "~/server/guards.server";
 import { defaultSlugFromHandle } from "~/server/wiki-rules.server";
 import { canCreateWiki, createWiki, wikiLimitMessage, type FailureCode } from "~/server/wikis.server";
 import type { Route } from "./+types/create";
@@ -34,7 +34,6 @@ const text = (value: FormDataEntryValue | null) => (typeof value === "string" ? 
 
 // POST /app/create (rate limit `create` in the pipeline): one action; `intent` is ignored.
 export async function action(args: Route.ActionArgs) {
-  if (args.request.method !== "POST") pageMethodNotAllowed(["GET", "POST"]);
   const user = await pageUser(args);
   const { platform, reqId } = args.context;
   const form = await readForm(args.request);

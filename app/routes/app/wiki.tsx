@@ -1,6 +1,6 @@
 import { data, Form, type AppLoadContext } from "react-router";
 import { AppErrorBoundary, DisplayNameField, pageTitle, FormError, McpHelp, SubmitButton, TokenDisplay, UsageFigures } from "~/components/app";
-import { forwardErrorHeaders, readForm, pageMethodNotAllowed, pageUser, redirectWithFlash } from "~/server/guards.server";
+import { forwardErrorHeaders, readForm, pageUser, redirectWithFlash } from "~/server/guards.server";
 import { isIntent, type Intent } from "~/server/rate-limit.server";
 import { ACCESS_LEVELS } from "~/server/wiki-rules.server";
 import {
@@ -58,7 +58,6 @@ function inPlace(intent: Intent | null, error: string, status: number, values: R
 
 export async function action(args: Route.ActionArgs) {
   const { request, params, context } = args;
-  if (request.method !== "POST") pageMethodNotAllowed(["GET", "POST"]);
   const { platform, reqId } = context;
 
   // The pipeline has charged this POST to its intent's rate limit (security.md §5).

@@ -26,10 +26,6 @@ export async function loader({ request, context }: Route.LoaderArgs) {
   throw authError(result.status, result.message, { returnTo: result.returnTo, headers });
 }
 
-export function action() {
-  throw authError(405, "Method not allowed");
-}
-
 export default function Callback() {
   return null;
 }

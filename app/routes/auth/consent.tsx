@@ -39,7 +39,6 @@ export async function loader({ request, context }: Route.LoaderArgs) {
 
 export async function action({ request, context }: Route.ActionArgs) {
   answeredByAction.add(context);
-  if (request.method !== "POST") throw authError(405, "Method not allowed");
   let form: FormData | undefined;
   try {
     form = await request.formData();
