@@ -33,6 +33,8 @@ export function makeDataDir(): { dir: string; env: Record<string, string> } {
     CLIENT_JWK_PATH: path.join(dir, "client_jwk.json"),
     SESSION_SECRET: crypto.randomBytes(32).toString("hex"),
     LOG_LEVEL: "info",
+    // What production runs with: the unit's heap budget.
+    NODE_OPTIONS: /^Environment=NODE_OPTIONS=(.*)$/m.exec(fs.readFileSync(path.join(ROOT, "infra/systemd/robot-platform.service"), "utf8"))?.[1] ?? "",
     GIT_BIN: "git",
     // Production keeps every limiter on; the bench raises the limits so they count but never refuse.
     ...Object.fromEntries(

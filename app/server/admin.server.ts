@@ -147,10 +147,17 @@ async function platformCounts(platform: Platform): Promise<{ wikis: number; user
   }
 }
 
+/**
+ * The table shows the newest this many wikis (the counts card has the total): at 100,000 wikis
+ * the whole list would be a ~40 MB page that no one reads and a heap spike of hundreds of MB.
+ */
+export const ADMIN_WIKI_ROWS = 1000;
+
 async function allWikis(platform: Platform): Promise<AdminWiki[]> {
   try {
     const rows = await platform.db.wiki.findMany({
       orderBy: [{ created_at: "desc" }, { slug: "asc" }],
+      take: ADMIN_WIKI_ROWS,
       include: { owner: { select: { handle: true } } },
     });
     return rows.map((w) => ({

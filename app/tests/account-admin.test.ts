@@ -3,7 +3,8 @@
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { serviceStatuses, journalTail } from "~/server/admin.server";
+import Database from "better-sqlite3";
+import { ADMIN_WIKI_ROWS, serviceStatuses, journalTail } from "~/server/admin.server";
 import { normalizeHandleConfirmation } from "~/server/accounts.server";
 import { isoNow } from "~/server/time.server";
 import { startMockNetwork } from "./support/mock-atproto";
@@ -294,6 +295,32 @@ describe("admin status (AM1–AM4)", () => {
       expect(text).toContain("Used 0.0 GB Free 0.0 GB Total 0.0 GB Usage 0%");
     } finally {
       await empty.close();
+    }
+  });
+
+  it("at scale the table holds the newest ADMIN_WIKI_ROWS wikis and says how many there are", async () => {
+    const big = await startTestPlatform({ PLATFORM_ADMIN_DIDS: ADMIN_DID, ADMIN_DISK_PATH: "/" });
+    try {
+      const adm = await big.createUser("big-admin.bsky.social", ADMIN_DID);
+      const db = new Database(big.platform.config.robotDbPath);
+      const add = db.prepare(
+        "INSERT INTO wikis (slug, owner_did, display_name, repo_path, mcp_token_hash, created_at, last_accessed) VALUES (?, ?, ?, ?, ?, ?, ?)",
+      );
+      db.transaction(() => {
+        for (let i = 0; i < ADMIN_WIKI_ROWS + 5; i++) {
+          const at = new Date(Date.UTC(2025, 0, 1) + i * 60_000).toISOString().replace("Z", "000+00:00");
+          add.run(`w${i}`, adm.did, `W ${i}`, `/x/w${i}/repo`, String(i).padStart(64, "0"), at, at);
+        }
+      })();
+      db.close();
+      const { res, html } = await getPage(big, "/app/admin/stats", adm);
+      expect(res.status).toBe(200);
+      expect(pageText(html)).toContain(`The newest ${ADMIN_WIKI_ROWS.toLocaleString("en-US")} of ${(ADMIN_WIKI_ROWS + 5).toLocaleString("en-US")} wikis.`);
+      expect(new Set(html.match(/>w\d+</g)).size).toBe(ADMIN_WIKI_ROWS);
+      expect(html).toContain(`>w${ADMIN_WIKI_ROWS + 4}<`);
+      expect(html).not.toContain(">w4<");
+    } finally {
+      await big.close();
     }
   });
 

@@ -64,6 +64,11 @@ export default function AdminStats({ loaderData }: Route.ComponentProps) {
       </section>
       <section className="card" aria-labelledby="card-wikis">
         <h2 id="card-wikis">All Wikis</h2>
+        {counts.wikis > wikis.length && wikis.length > 0 ? (
+          <p>
+            The newest {wikis.length.toLocaleString("en-US")} of {counts.wikis.toLocaleString("en-US")} wikis.
+          </p>
+        ) : null}
         {wikis.length === 0 ? (
           <p>No wikis yet.</p>
         ) : (
