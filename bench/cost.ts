@@ -30,6 +30,7 @@ const endpoints: [string, string, Record<string, string>][] = [
   ["app/wiki", "/app/wiki/costwiki", { Cookie: `platform_token=${jwt}` }],
   ["auth/login", "/auth/login", {}],
   ["/", "/", {}],
+  ["404 page", "/no-such-page", {}],
 ];
 const servers: [string, string[]][] = [
   ["ours", ["build/server/index.js"]],

@@ -4,7 +4,6 @@
 // piped with backpressure; no failure of either side can throw outside a request.
 import type http from "node:http";
 import { Readable } from "node:stream";
-import { pipeline } from "node:stream/promises";
 import type { Handler } from "./http.server";
 import { errorDetails, type Logger } from "./log.server";
 
@@ -37,7 +36,10 @@ export function createRequestListener(handler: Handler, log: Logger, origin: str
 
   async function serve(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const abort = new AbortController();
-    res.on("close", () => abort.abort());
+    // Only a client that goes away aborts (an abort builds a DOMException: not on every request).
+    res.on("close", () => {
+      if (!res.writableFinished) abort.abort();
+    });
     let request: Request;
     try {
       request = toFetchRequest(req, abort.signal, origin);
@@ -84,14 +86,51 @@ function toFetchRequest(req: http.IncomingMessage, signal: AbortSignal, origin: 
   return new Request(url, init);
 }
 
+/**
+ * Writes a Fetch response. A body that arrives in one chunk (JSON, redirects, most error pages)
+ * goes out with its Content-Length in one write; a streamed one (SSR) chunk by chunk, waiting
+ * for the socket to drain, and its stream is cancelled if the client goes away.
+ */
 async function writeResponse(req: http.IncomingMessage, res: http.ServerResponse, response: Response): Promise<void> {
   const raw: string[] = [];
   for (const [key, value] of response.headers) raw.push(key, value); // Set-Cookie stays one entry per cookie
-  res.writeHead(response.status, raw);
   if (!response.body || req.method === "HEAD") {
     await response.body?.cancel().catch(() => undefined);
+    res.writeHead(response.status, raw);
     res.end();
     return;
   }
-  await pipeline(Readable.fromWeb(response.body as import("node:stream/web").ReadableStream<Uint8Array>), res);
+  const reader = response.body.getReader();
+  try {
+    const first = await reader.read();
+    const second = first.done ? first : await reader.read();
+    if (second.done) {
+      if (first.value && !response.headers.has("content-length")) raw.push("Content-Length", String(first.value.byteLength));
+      res.writeHead(response.status, raw);
+      res.end(first.value);
+      return;
+    }
+    res.writeHead(response.status, raw);
+    for (let chunk: ReadableStreamReadResult<Uint8Array> = first; !chunk.done; chunk = chunk === first ? second : await reader.read()) {
+      if (res.destroyed) throw new Error("client went away");
+      if (!res.write(chunk.value)) await drained(res);
+    }
+    res.end();
+  } catch (err) {
+    await reader.cancel(err).catch(() => undefined);
+    throw err;
+  }
+}
+
+/** Resolves when the socket can take more, or when it is gone (then the next write sees it). */
+function drained(res: http.ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off("drain", done);
+      res.off("close", done);
+      resolve();
+    };
+    res.on("drain", done);
+    res.on("close", done);
+  });
 }

@@ -12,6 +12,7 @@ import { runHousekeeping, startHousekeeping } from "./housekeeping.server";
 import { createOutboundFetch, PLATFORM_USER_AGENT } from "./outbound.server";
 import { createRateLimits, type RateLimits } from "./rate-limit.server";
 import { openReads, type Reads } from "./reads.server";
+import { closeWikiDbReaders } from "./wiki-disk.server";
 
 export interface Platform {
   config: Config;
@@ -70,6 +71,7 @@ export async function createPlatform(config: Config, log: Logger): Promise<Platf
     async close() {
       await stopHousekeeping();
       platform.reads.close();
+      closeWikiDbReaders();
       await db.$disconnect();
     },
   };

@@ -10,6 +10,7 @@ import {
   type BuildWikiOptions,
   type DiskLog,
   buildWikiDirectory,
+  closeWikiDbReaders,
   directorySize,
   fileTimestamp,
   formatWikiDbDatetime,
@@ -890,5 +891,60 @@ describe("directorySize", () => {
     expect(await directorySize(path.join(base, "missing"))).toBe(0);
     fs.writeFileSync(path.join(base, "f"), "hello");
     expect(await directorySize(path.join(base, "f"))).toBe(5);
+  });
+});
+
+describe("kept wiki.db read connections (issue 7)", () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "wiki-readers-"));
+  });
+  afterEach(() => {
+    closeWikiDbReaders();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("see another connection's commit on the next read", () => {
+    const dbPath = path.join(dir, "wiki.db");
+    initWikiDb(dbPath, { siteName: "W", domain: DOMAIN, ownerHandle: "alice.bsky.social" });
+    expect(readPreferences(dbPath).READ_ACCESS).toBe("APPROVED");
+    expect(isApprovedMember(dbPath, "bob.bsky.social")).toBe("not_member");
+    setPreference(dbPath, "READ_ACCESS", "ANONYMOUS", { siteName: "W", domain: DOMAIN });
+    const other = new Database(dbPath);
+    other.prepare(`INSERT INTO "user" (name, email, is_approved, is_admin, allow_read, allow_write, allow_upload) VALUES ('bob', '@bob.bsky.social', 1, 0, 1, 1, 0)`).run();
+    other.close();
+    expect(readPreferences(dbPath).READ_ACCESS).toBe("ANONYMOUS");
+    expect(isApprovedMember(dbPath, "bob.bsky.social")).toBe("member");
+  });
+
+  it("never read a replaced file through the old one: a wiki deleted and created again at the same path", () => {
+    const wikiDir = path.join(dir, "w");
+    fs.mkdirSync(wikiDir);
+    const dbPath = path.join(wikiDir, "wiki.db");
+    initWikiDb(dbPath, { siteName: "First", domain: DOMAIN });
+    expect(readPreferences(dbPath).SITE_NAME).toBe("First");
+    // Not through tombstone(): another process (a restore, another worker) replaces the directory.
+    fs.renameSync(wikiDir, path.join(dir, "old"));
+    fs.mkdirSync(wikiDir);
+    initWikiDb(dbPath, { siteName: "Second", domain: DOMAIN });
+    expect(readPreferences(dbPath).SITE_NAME).toBe("Second");
+  });
+
+  it("a file that disappears or breaks is reported, and read again once it is back", () => {
+    const dbPath = path.join(dir, "wiki.db");
+    initWikiDb(dbPath, { siteName: "W", domain: DOMAIN });
+    expect(readPreferences(dbPath).SITE_NAME).toBe("W");
+    const saved = path.join(dir, "saved.db");
+    fs.renameSync(dbPath, saved);
+    const log = captureLog();
+    expect(readPreferences(dbPath, log)).toEqual({});
+    expect(isApprovedMember(dbPath, "a.test", log)).toBe("unreadable");
+    expect(log.entries.map((e) => e.msg)).toEqual(["wiki.db missing", "wiki.db missing"]);
+    fs.writeFileSync(dbPath, "not a database at all, but long enough to have a header".repeat(100));
+    expect(readPreferences(dbPath, log)).toEqual({});
+    expect(log.entries.at(-1)?.msg).toMatch(/wiki\.db (preferences unreadable|cannot be opened)/);
+    fs.rmSync(dbPath);
+    fs.renameSync(saved, dbPath);
+    expect(readPreferences(dbPath).SITE_NAME).toBe("W");
   });
 });

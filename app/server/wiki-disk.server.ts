@@ -147,19 +147,15 @@ export function setPreferences(
  * it never throws and never creates the file.
  */
 export function readPreferences(dbPath: string, log?: DiskLog): Record<string, string | null> {
-  const db = openReadOnly(dbPath, log);
-  if (!db) return {};
   try {
-    const rows = db.prepare("SELECT name, value FROM preferences").all() as Array<{
-      name: string;
-      value: string | null;
-    }>;
+    const statement = readOnlyStatement(dbPath, "SELECT name, value FROM preferences", log);
+    if (!statement) return {};
+    const rows = statement.all() as Array<{ name: string; value: string | null }>;
     return Object.fromEntries(rows.map((row) => [row.name, row.value]));
   } catch (err) {
+    dropReader(dbPath);
     log?.warn({ err, dbPath }, "wiki.db preferences unreadable");
     return {};
-  } finally {
-    db.close();
   }
 }
 
@@ -199,18 +195,14 @@ export type Membership = "member" | "not_member" | "unreadable";
  * 'unreadable' (callers treat that as "not a member" and log it).
  */
 export function isApprovedMember(dbPath: string, handle: string, log?: DiskLog): Membership {
-  const db = openReadOnly(dbPath, log);
-  if (!db) return "unreadable";
   try {
-    const row = db
-      .prepare('SELECT 1 FROM "user" WHERE lower(email) = ? AND (is_admin = 1 OR is_approved = 1) LIMIT 1')
-      .get(`@${handle.trim().toLowerCase()}`);
-    return row ? "member" : "not_member";
+    const statement = readOnlyStatement(dbPath, 'SELECT 1 FROM "user" WHERE lower(email) = ? AND (is_admin = 1 OR is_approved = 1) LIMIT 1', log);
+    if (!statement) return "unreadable";
+    return statement.get(`@${handle.trim().toLowerCase()}`) ? "member" : "not_member";
   } catch (err) {
+    dropReader(dbPath);
     log?.warn({ err, dbPath }, "wiki.db user table unreadable");
     return "unreadable";
-  } finally {
-    db.close();
   }
 }
 
@@ -233,20 +225,83 @@ function openWritable(dbPath: string): Database.Database {
  * Read-only, so a reader can never change or create the file. Like any SQLite reader of
  * a WAL database it may leave empty `-wal`/`-shm` files (mode copied from `wiki.db`);
  * the wiki server keeps those files around anyway.
+ *
+ * Connections stay open between requests (issue 7: opening a wiki.db and parsing its schema
+ * was a quarter of GET /api/wikis): SQLite sees every commit of any other connection or
+ * process on the next read. Each use checks the file is still the same (device and inode), so
+ * a wiki deleted and created again is never read through the old file; connections idle for a
+ * minute are closed, so a deleted wiki's file is not held open for long.
  */
-function openReadOnly(dbPath: string, log?: DiskLog): Database.Database | null {
-  if (!fs.existsSync(dbPath)) {
+interface WikiDbReader {
+  db: Database.Database;
+  dev: number;
+  ino: number;
+  usedAt: number;
+  statements: Map<string, Database.Statement>;
+}
+const readers = new Map<string, WikiDbReader>();
+const MAX_READERS = 64;
+const READER_IDLE_MS = 60_000;
+let sweeper: NodeJS.Timeout | undefined;
+
+function dropReader(dbPath: string): void {
+  const reader = readers.get(dbPath);
+  if (!reader) return;
+  readers.delete(dbPath);
+  try {
+    reader.db.close();
+  } catch {
+    /* already unusable */
+  }
+}
+
+/** Closes every kept wiki.db connection (platform shutdown, tests). */
+export function closeWikiDbReaders(): void {
+  for (const dbPath of [...readers.keys()]) dropReader(dbPath);
+  clearInterval(sweeper);
+  sweeper = undefined;
+}
+
+function readOnlyStatement(dbPath: string, sql: string, log?: DiskLog): Database.Statement | null {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(dbPath);
+  } catch {
+    dropReader(dbPath);
     log?.warn({ dbPath }, "wiki.db missing");
     return null;
   }
-  try {
-    const db = new Database(dbPath, { readonly: true, fileMustExist: true });
-    db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
-    return db;
-  } catch (err) {
-    log?.warn({ err, dbPath }, "wiki.db cannot be opened");
-    return null;
+  let reader = readers.get(dbPath);
+  if (reader && (reader.dev !== st.dev || reader.ino !== st.ino)) {
+    dropReader(dbPath);
+    reader = undefined;
   }
+  if (!reader) {
+    try {
+      const db = new Database(dbPath, { readonly: true, fileMustExist: true });
+      db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+      reader = { db, dev: st.dev, ino: st.ino, usedAt: 0, statements: new Map() };
+    } catch (err) {
+      log?.warn({ err, dbPath }, "wiki.db cannot be opened");
+      return null;
+    }
+    if (readers.size >= MAX_READERS) dropReader(readers.keys().next().value!);
+    readers.set(dbPath, reader);
+    sweeper ??= setInterval(() => {
+      const cutoff = Date.now() - READER_IDLE_MS;
+      for (const [p, r] of readers) if (r.usedAt < cutoff) dropReader(p);
+    }, READER_IDLE_MS).unref();
+  } else {
+    readers.delete(dbPath); // re-insert: the map's order is least recently used first
+    readers.set(dbPath, reader);
+  }
+  reader.usedAt = Date.now();
+  let statement = reader.statements.get(sql);
+  if (!statement) {
+    statement = reader.db.prepare(sql); // throws on a broken file: the caller logs it and drops the reader
+    reader.statements.set(sql, statement);
+  }
+  return statement;
 }
 
 function initialise(db: Database.Database, options: WikiDbInitOptions): void {
@@ -582,6 +637,7 @@ export function tombstone(
 ): string | null {
   assertSafeSlug(slug);
   fs.mkdirSync(path.dirname(target), { recursive: true, mode: 0o700 });
+  dropReader(path.join(wikiDir, "wiki.db")); // this process no longer holds the file open
   try {
     fs.renameSync(wikiDir, target);
   } catch (err) {

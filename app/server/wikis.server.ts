@@ -15,7 +15,7 @@ import {
   buildWikiDirectory,
   isGitEnabled,
   moveIntoPlace,
-  readAccessLevels,
+  accessLevelsFrom,
   readPreferences,
   removeTree,
   setPreferences,
@@ -267,8 +267,7 @@ export function mcpEndpoint(config: Config, slug: string): string {
   return `${wikiUrl(config, slug)}/mcp`;
 }
 
-export function publicWiki(platform: Platform, wiki: Wiki): PublicWiki {
-  const prefs = readPreferences(wikiDbPathOf(platform.config, wiki.slug), platform.log);
+export function publicWiki(platform: Platform, wiki: Wiki, prefs = readPreferences(wikiDbPathOf(platform.config, wiki.slug), platform.log)): PublicWiki {
   return {
     slug: wiki.slug,
     display_name: wiki.display_name,
@@ -323,9 +322,10 @@ export interface WikiSettings {
 
 /** What the settings page shows: access levels and git state from wiki.db (seed defaults when missing). */
 export function wikiSettings(platform: Platform, wiki: Wiki): WikiSettings {
+  const prefs = readPreferences(wikiDbPathOf(platform.config, wiki.slug), platform.log); // one open of wiki.db
   return {
-    wiki: publicWiki(platform, wiki),
-    access: readAccessLevels(wikiDbPathOf(platform.config, wiki.slug), platform.log),
+    wiki: publicWiki(platform, wiki, prefs),
+    access: accessLevelsFrom(prefs),
     usage: wikiUsage(wiki),
   };
 }
