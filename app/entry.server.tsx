@@ -52,12 +52,18 @@ export default function handleRequest(
       [readyOption]() {
         shellRendered = true;
         const body = new PassThrough();
+        // The abort timer holds the whole render (request, streams, router context) until it
+        // fires; cleared as soon as the document is written, or every request of the last six
+        // seconds stays on the heap (issue 7: +20 KB per request under load).
+        body.once("close", () => clearTimeout(timer));
+        body.once("end", () => clearTimeout(timer));
         const stream = createReadableStreamFromReadable(body);
         responseHeaders.set("Content-Type", "text/html; charset=utf-8");
         resolve(new Response(stream, { headers: responseHeaders, status: responseStatusCode }));
         pipe(body);
       },
       onShellError(error: unknown) {
+        clearTimeout(timer);
         reject(error);
       },
       onError(error: unknown) {
@@ -65,7 +71,7 @@ export default function handleRequest(
         if (shellRendered) loadContext?.platform?.log.error({ err: String(error) }, "render error");
       },
     });
-    setTimeout(abort, streamTimeout + 1000);
+    const timer = setTimeout(abort, streamTimeout + 1000);
   });
 }
 

@@ -41,7 +41,7 @@ const table: Record<string, Record<string, string>> = {};
 for (const [name, args] of servers) {
   if (only && !name.startsWith(only)) continue;
   const p = await startNode(args, env, log);
-  for (const [label, url, headers] of endpoints) {
+  for (const [label, url, headers] of endpoints.filter(([l]) => !process.argv[4] || new RegExp(process.argv[4]).test(l))) {
     await wrk(p.url + url, { connections: 8, seconds: 1, headers });
     const before = cpuSeconds(p.pid);
     const r = await wrk(p.url + url, { connections: 8, seconds, headers });

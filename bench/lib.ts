@@ -33,8 +33,11 @@ export function makeDataDir(): { dir: string; env: Record<string, string> } {
     CLIENT_JWK_PATH: path.join(dir, "client_jwk.json"),
     SESSION_SECRET: crypto.randomBytes(32).toString("hex"),
     LOG_LEVEL: "info",
-    // What production runs with: the unit's heap budget.
-    NODE_OPTIONS: /^Environment=NODE_OPTIONS=(.*)$/m.exec(fs.readFileSync(path.join(ROOT, "infra/systemd/robot-platform.service"), "utf8"))?.[1] ?? "",
+    // What production runs with: the unit's heap budget (BENCH_NODE_OPTIONS to compare others).
+    NODE_OPTIONS:
+      process.env.BENCH_NODE_OPTIONS ??
+      /^Environment=NODE_OPTIONS=(.*)$/m.exec(fs.readFileSync(path.join(ROOT, "infra/systemd/robot-platform.service"), "utf8"))?.[1] ??
+      "",
     GIT_BIN: "git",
     // Production keeps every limiter on; the bench raises the limits so they count but never refuse.
     ...Object.fromEntries(
