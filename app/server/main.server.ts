@@ -16,11 +16,8 @@ import { createLogger, errorDetails, type Logger } from "./log.server";
 import { createRequestListener } from "./node-listener.server";
 import { createPlatform, type Platform, type ProcessRole } from "./platform.server";
 import { superviseWorkers } from "./cluster.server";
-import { clusterRequestLock, serveRequestLocks } from "./cluster-lock.server";
 
 export { build, createHandler, createLogger, createPlatform, loadConfig };
-// The multi-process pieces, for the cluster tests' fixture processes.
-export { clusterRequestLock, serveRequestLocks };
 
 /** How long stop() lets in-flight requests run before it cuts their connections. */
 export const SHUTDOWN_GRACE_MS = 20_000;

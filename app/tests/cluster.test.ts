@@ -94,6 +94,9 @@ describe("WORKERS=2: a node:cluster primary and two workers", () => {
     expect(served).toHaveLength(LIMIT + 2);
     // The counted requests came from both workers (so per-process counters would have let request limit+1 through).
     expect(new Set(served.slice(0, LIMIT).map((l) => l.pid))).toEqual(new Set(workerPids));
+    // Each worker is ready on its own (database, keys, WIKI_BASE).
+    expect([await getOnNewConnection(port, "/readyz"), await getOnNewConnection(port, "/readyz")]).toEqual([200, 200]);
+    expect(new Set((await linesWhere((l) => l.path === "/readyz", 2)).map((l) => l.pid))).toEqual(new Set(workerPids));
   });
 
   it("a killed worker is logged and replaced, and the replacement serves", async () => {
@@ -129,10 +132,12 @@ describe("WORKERS=2: a node:cluster primary and two workers", () => {
 describe("the ATProto request lock across processes (cluster-lock.server.ts)", () => {
   type Event = { worker: number; event: "enter" | "leave" | "exit"; ms: number };
   const run = async (scenario: string): Promise<Event[]> => {
-    const { stdout } = await execFileP(process.execPath, [path.join(ROOT, "app/tests/support/cluster-lock-fixture.mjs"), scenario], { timeout: 20_000 });
+    const { stdout } = await execFileP(process.execPath, ["--import", "tsx", path.join(ROOT, "app/tests/support/cluster-lock-fixture.mjs"), scenario], { cwd: ROOT, timeout: 30_000 });
     const line = stdout.split("\n").find((l) => l.startsWith("RESULT "));
     if (!line) throw new Error(`fixture ${scenario} printed no result:\n${stdout}`);
-    return (JSON.parse(line.slice("RESULT ".length)) as { events: Event[] }).events;
+    const result = JSON.parse(line.slice("RESULT ".length)) as { events: Event[]; timedOut: boolean };
+    if (result.timedOut) throw new Error(`fixture ${scenario} timed out: ${JSON.stringify(result.events)}`);
+    return result.events;
   };
   let results: Record<string, Event[]>;
   beforeAll(async () => {

@@ -1,7 +1,9 @@
-// A node:cluster primary with two workers that use the BUILT server's cross-process request lock
-// (serveRequestLocks in the primary, clusterRequestLock in the workers), for cluster.test.ts.
-// Usage: node cluster-lock-fixture.mjs <scenario>. Prints one line `RESULT {"events":[…]}`: what
-// the primary saw, in order of arrival.
+// A node:cluster primary with two workers that use the cross-process request lock of
+// cluster-lock.server.ts (serveRequestLocks in the primary, clusterRequestLock in the workers),
+// for cluster.test.ts. The module is loaded from source through tsx: it needs nothing else, and
+// twelve processes loading the whole server build at once were slow on 2 cores.
+// Usage: node --import tsx cluster-lock-fixture.mjs <scenario>. Prints one line
+// `RESULT {"events":[…]}`: what the primary saw, in order of arrival.
 //   same      both workers take lock "s" at once and hold it 300 ms
 //   different worker 1 takes "a", worker 2 takes "b" (the control: these may overlap)
 //   crash     worker 1 takes "c" and dies holding it; then worker 2 asks for "c"
@@ -9,21 +11,21 @@
 import cluster from "node:cluster";
 import path from "node:path";
 
-const build = await import(path.resolve(import.meta.dirname, "../../../build/server/index.js"));
+const lock = await import(path.resolve(import.meta.dirname, "../../server/cluster-lock.server.ts"));
 const scenario = process.argv[2] ?? process.env.LOCK_SCENARIO;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 if (cluster.isPrimary) {
-  const log = build.createLogger("warn", process.stderr);
-  build.serveRequestLocks(log, { leaseMs: scenario === "lease" ? 300 : 5_000 });
+  const log = { warn: (obj, msg) => console.error(msg, JSON.stringify(obj)) };
+  lock.serveRequestLocks(log, { leaseMs: scenario === "lease" ? 300 : 5_000 });
   cluster.setupPrimary({ args: [scenario] });
   const started = Date.now();
   const events = [];
   const workers = [cluster.fork(), cluster.fork()];
   let ready = 0;
-  const finish = () => {
+  const finish = (timedOut = false) => {
     for (const w of workers) if (!w.isDead()) w.process.kill("SIGKILL");
-    console.log("RESULT " + JSON.stringify({ events }));
+    console.log("RESULT " + JSON.stringify({ events, timedOut }));
     process.exit(0);
   };
   cluster.on("exit", (worker) => events.push({ worker: worker.id, event: "exit", ms: Date.now() - started }));
@@ -41,14 +43,14 @@ if (cluster.isPrimary) {
     const leaves = events.filter((e) => e.event === "leave").length;
     if (leaves === 2 || (scenario !== "same" && scenario !== "different" && worker === workers[1] && msg.event === "leave")) finish();
   });
-  setTimeout(finish, 10_000).unref();
+  setTimeout(() => finish(true), 20_000).unref();
 } else {
   const id = cluster.worker.id;
   const report = (event) => process.send({ fixture: true, event });
   const name = { same: "s", different: id === 1 ? "a" : "b", crash: "c", lease: "l" }[scenario];
   process.on("message", async (msg) => {
     if (!msg || msg.go !== true) return;
-    await build.clusterRequestLock(name, async () => {
+    await lock.clusterRequestLock(name, async () => {
       report("enter");
       if (id === 1 && scenario === "crash") {
         await sleep(100);
