@@ -7,6 +7,7 @@
 import cluster, { type Worker } from "node:cluster";
 import { serveRequestLocks } from "./cluster-lock.server";
 import { describeConfig } from "./config.server";
+import { errorDetails, type Logger } from "./log.server";
 import type { Platform } from "./platform.server";
 import { serveClusterRateLimits } from "./rate-limit.server";
 
@@ -15,6 +16,17 @@ export const RESTART_BACKOFF = { firstMs: 250, maxMs: 30_000, windowMs: 60_000 }
 
 export function restartDelay(recentDeaths: number): number {
   return Math.min(RESTART_BACKOFF.maxMs, RESTART_BACKOFF.firstMs * 2 ** Math.max(0, recentDeaths - 1));
+}
+
+/**
+ * Fork one worker. A message to a worker that has just died (the answer to a rate-limit request
+ * it sent before, say) is an 'error' event on it (EPIPE, ERR_IPC_CHANNEL_CLOSED): unhandled,
+ * it would crash the primary, and every worker with it. So it is logged.
+ */
+export function forkWorker(env: Record<string, string | undefined>, log: Pick<Logger, "warn">): Worker {
+  const worker = cluster.fork(env);
+  worker.on("error", (err) => log.warn({ pid: worker.process.pid, worker: worker.id, err: errorDetails(err) }, "worker channel error"));
+  return worker;
 }
 
 export interface SuperviseOptions {
@@ -44,10 +56,7 @@ export function superviseWorkers(platform: Platform, opts: SuperviseOptions): vo
   let stopping = false;
   let exitCode = 0;
 
-  const fork = () => {
-    const worker = cluster.fork(opts.env);
-    alive.add(worker);
-  };
+  const fork = () => alive.add(forkWorker(opts.env, log));
 
   cluster.on("listening", (worker, address) => {
     if (started) {

@@ -108,6 +108,8 @@ export function logLines(output: string): Record<string, unknown>[] {
 export async function waitForOutput(server: ServerProcess, pattern: RegExp, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!pattern.test(server.output())) {
+    if (server.child.exitCode !== null || server.child.signalCode !== null)
+      throw new Error(`the server exited (${server.child.exitCode ?? server.child.signalCode}) before ${pattern} appeared:\n${server.output().slice(-2000)}`);
     if (Date.now() > deadline) throw new Error(`no ${pattern} in the output within ${timeoutMs} ms:\n${server.output().slice(-2000)}`);
     await new Promise((r) => setTimeout(r, 50));
   }

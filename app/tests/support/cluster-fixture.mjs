@@ -1,22 +1,43 @@
-// A node:cluster primary with two workers that use the cross-process request lock of
-// cluster-lock.server.ts (serveRequestLocks in the primary, clusterRequestLock in the workers),
-// for cluster.test.ts. The module is loaded from source through tsx: it needs nothing else, and
-// twelve processes loading the whole server build at once were slow on 2 cores.
-// Usage: node --import tsx cluster-lock-fixture.mjs <scenario>. Prints one line
+// A node:cluster primary and its workers around the multi-process pieces, for cluster.test.ts:
+// the cross-process request lock of cluster-lock.server.ts (serveRequestLocks in the primary,
+// clusterRequestLock in the workers) and the shared rate limits. The modules are loaded from
+// source through tsx: they need nothing else, and a dozen processes loading the whole server
+// build at once were slow on 2 cores.
+// Usage: node --import tsx cluster-fixture.mjs <scenario>. Prints one line
 // `RESULT {"events":[…]}`: what the primary saw, in order of arrival.
-//   same      both workers take lock "s" at once and hold it 300 ms
-//   different worker 1 takes "a", worker 2 takes "b" (the control: these may overlap)
-//   crash     worker 1 takes "c" and dies holding it; then worker 2 asks for "c"
-//   lease     worker 1 takes "l" and never gives it back (lease 300 ms); then worker 2 asks
+//   same        both workers take lock "s" at once and hold it 300 ms
+//   different   worker 1 takes "a", worker 2 takes "b" (the control: these may overlap)
+//   crash       worker 1 takes "c" and dies holding it; then worker 2 asks for "c"
+//   lease       worker 1 takes "l" and never gives it back (lease 300 ms); then worker 2 asks
+//   dead-worker a worker forked by forkWorker exits; then the primary sends it a message, as the
+//               rate limiter's master does when it answers a request of a worker that died
 import cluster from "node:cluster";
 import path from "node:path";
 
-const lock = await import(path.resolve(import.meta.dirname, "../../server/cluster-lock.server.ts"));
-const scenario = process.argv[2] ?? process.env.LOCK_SCENARIO;
+const source = (file) => import(path.resolve(import.meta.dirname, "../../server", file));
+const scenario = process.argv[2];
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const log = { warn: (obj, msg) => console.error(msg, JSON.stringify(obj)) };
 
-if (cluster.isPrimary) {
-  const log = { warn: (obj, msg) => console.error(msg, JSON.stringify(obj)) };
+if (scenario === "dead-worker") {
+  const { forkWorker } = await source("cluster.server.ts");
+  if (cluster.isPrimary) {
+    cluster.setupPrimary({ args: [scenario] });
+    const events = [];
+    const worker = forkWorker({}, { warn: (obj, msg) => events.push({ event: "logged", msg }) });
+    worker.on("exit", () => {
+      events.push({ event: "exit" });
+      worker.send({ late: "answer" }); // what the rate limiter's master does for a request of a worker that died
+      setTimeout(() => {
+        console.log("RESULT " + JSON.stringify({ events, timedOut: false }));
+        process.exit(0);
+      }, 200);
+    });
+  } else {
+    process.exit(0);
+  }
+} else if (cluster.isPrimary) {
+  const lock = await source("cluster-lock.server.ts");
   lock.serveRequestLocks(log, { leaseMs: scenario === "lease" ? 300 : 5_000 });
   cluster.setupPrimary({ args: [scenario] });
   const started = Date.now();
@@ -45,6 +66,7 @@ if (cluster.isPrimary) {
   });
   setTimeout(() => finish(true), 20_000).unref();
 } else {
+  const lock = await source("cluster-lock.server.ts");
   const id = cluster.worker.id;
   const report = (event) => process.send({ fixture: true, event });
   const name = { same: "s", different: id === 1 ? "a" : "b", crash: "c", lease: "l" }[scenario];
