@@ -1,7 +1,7 @@
 // The ATProto OAuth client (auth.md §9): @atproto/oauth-client-node with Prisma-backed state and
 // session stores. Production = confidential web client (private_key_jwt, ES256); dev mode = the
 // loopback client. No hand-written PAR/DPoP/PKCE: the library does all of it.
-import { JoseKey, NodeOAuthClient, requestLocalLock, type NodeSavedSession, type NodeSavedState } from "@atproto/oauth-client-node";
+import { JoseKey, NodeOAuthClient, requestLocalLock, type NodeSavedSession, type NodeSavedState, type RuntimeLock } from "@atproto/oauth-client-node";
 import { callbackUrl, confidentialClientMetadata, loopbackClientId, ATPROTO_SCOPE } from "./client-metadata.server";
 import type { Config } from "./config.server";
 import type { Db } from "./db.server";
@@ -63,12 +63,16 @@ export async function purgeExpiredStates(db: Db): Promise<number> {
   return count;
 }
 
-export async function createOAuthClient(config: Config, keys: Keys, db: Db, fetchImpl: typeof fetch): Promise<NodeOAuthClient> {
+/**
+ * `requestLock` serialises token refreshes of one session: the in-process lock by default, the
+ * primary-held one in the workers of the multi-process mode (cluster-lock.server.ts).
+ */
+export async function createOAuthClient(config: Config, keys: Keys, db: Db, fetchImpl: typeof fetch, requestLock: RuntimeLock = requestLocalLock): Promise<NodeOAuthClient> {
   const common = {
     responseMode: "query" as const,
     stateStore: createStateStore(db),
     sessionStore: createSessionStore(db),
-    requestLock: requestLocalLock,
+    requestLock,
     handleResolver: config.handleResolver,
     plcDirectoryUrl: config.plcDirectoryUrl,
     allowHttp: config.allowHttpLoopback,

@@ -1,5 +1,6 @@
+import os from "node:os";
 import { describe, expect, it } from "vitest";
-import { ConfigError, loadConfig } from "./config.server";
+import { ConfigError, loadConfig, MAX_WORKERS } from "./config.server";
 
 const secret = "s".repeat(40);
 const prod = (extra: Record<string, string> = {}) => ({ NODE_ENV: "production", SESSION_SECRET: secret, ...extra });
@@ -62,6 +63,20 @@ describe("loadConfig", () => {
     expect(c.rateLimits.login).toEqual({ points: 3, seconds: 60 });
     expect(c.rateLimitsEnabled).toBe(false);
     expect(c.adminServices).toEqual(["a", "b"]);
+  });
+
+  it("WORKERS: 1 by default (one process), a number, or auto (one per core, at most MAX_WORKERS)", () => {
+    expect(loadConfig({}).workers).toBe(1);
+    expect(loadConfig({ WORKERS: "" }).workers).toBe(1);
+    expect(loadConfig({ WORKERS: "1" }).workers).toBe(1);
+    expect(loadConfig({ WORKERS: " 3 " }).workers).toBe(3);
+    expect(loadConfig({ WORKERS: "Auto" }).workers).toBe(Math.min(MAX_WORKERS, os.availableParallelism()));
+    const message = `must be auto or a whole number from 1 to ${MAX_WORKERS}`;
+    for (const bad of ["0", String(MAX_WORKERS + 1), "two", "-1", "1.5", "2x"]) {
+      const found = problems({ WORKERS: bad });
+      expect(found, bad).toHaveLength(1);
+      expect(found[0], bad).toMatch(new RegExp(`^WORKERS.*${message}`));
+    }
   });
 
   it("treats empty numbers as unset, never as 0", () => {

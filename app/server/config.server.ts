@@ -1,6 +1,7 @@
 // The platform's configuration: every variable of contracts.md §11, validated once at boot.
 // Nothing else reads process.env. Production fail-fast rules (D17) name the variable at fault.
 import net from "node:net";
+import os from "node:os";
 import path from "node:path";
 import { z } from "zod";
 import { checkOutboundUrl } from "./outbound.server";
@@ -56,6 +57,15 @@ const optionalNumber = (n: z.ZodNumber) => z.preprocess((v) => (typeof v === "st
 /** Host name labels: letters, digits and inner hyphens; no empty label, no trailing dot. */
 const HOST_NAME = "[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*";
 
+/** Upper bound of WORKERS: more processes than this only add memory and lock traffic. */
+export const MAX_WORKERS = 32;
+
+/** WORKERS: `auto` (one per core) or a whole number; 1 (the default) is the single process. */
+const workers = z.preprocess(
+  (v) => (typeof v === "string" ? v.trim().toLowerCase() || undefined : v),
+  z.string().regex(/^(auto|\d+)$/, `must be auto or a whole number from 1 to ${MAX_WORKERS}`).optional(),
+);
+
 const rateLimit = z
   .string()
   .regex(/^\d+\/\d+$/, "must be <points>/<seconds>, e.g. 10/60")
@@ -91,6 +101,7 @@ const envSchema = z.object({
   ADMIN_DISK_PATH: optionalString,
   MCP_ISSUER_TEMPLATE: optionalString,
   HSTS_INCLUDE_SUBDOMAINS: bool,
+  WORKERS: workers,
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).optional(),
   RATE_LIMITS_ENABLED: z.enum(["true", "false"]).optional(),
   ...Object.fromEntries(RATE_LIMIT_NAMES.map((n) => ["RATE_LIMIT_" + n.toUpperCase(), rateLimit])),
@@ -136,6 +147,8 @@ export interface Config {
   mcpIssuerTemplate: string;
   hstsIncludeSubdomains: boolean;
   logLevel: string;
+  /** WORKERS: 1 = one process; more = node:cluster primary + this many workers (ADR 009). */
+  workers: number;
   rateLimitsEnabled: boolean;
   rateLimits: Record<RateLimitName, { points: number; seconds: number }>;
 }
@@ -218,6 +231,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     }
   }
 
+  let workerCount = 1;
+  if (e.WORKERS === "auto") workerCount = Math.min(MAX_WORKERS, os.availableParallelism());
+  else if (e.WORKERS) {
+    workerCount = Number(e.WORKERS);
+    if (workerCount < 1 || workerCount > MAX_WORKERS)
+      problems.push(`WORKERS must be auto or a whole number from 1 to ${MAX_WORKERS} (got ${e.WORKERS})`);
+  }
+
   const rateLimits = { ...RATE_LIMIT_DEFAULTS };
   for (const name of RATE_LIMIT_NAMES) {
     const raw = e["RATE_LIMIT_" + name.toUpperCase()];
@@ -273,6 +294,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     mcpIssuerTemplate: e.MCP_ISSUER_TEMPLATE ?? "https://{slug}.{domain}",
     hstsIncludeSubdomains: e.HSTS_INCLUDE_SUBDOMAINS,
     logLevel: e.LOG_LEVEL ?? "info",
+    workers: workerCount,
     // Ignored in production: limits are always on there (security.md §5).
     rateLimitsEnabled: production || e.RATE_LIMITS_ENABLED !== "false",
     rateLimits,
@@ -306,5 +328,6 @@ export function describeConfig(c: Config): Record<string, unknown> {
     handleResolver: c.handleResolver ?? "(dns + well-known)",
     allowHttpLoopback: c.allowHttpLoopback,
     rateLimitsEnabled: c.rateLimitsEnabled,
+    workers: c.workers,
   };
 }

@@ -184,8 +184,12 @@ export async function setPragmas(db: PrismaClient): Promise<void> {
   await db.$executeRawUnsafe("PRAGMA synchronous = NORMAL");
 }
 
-/** Open robot.db for the server: checks, migrations and pragmas, all before listening. */
-export async function openDatabase(config: Config, log: Logger): Promise<PrismaClient> {
+/**
+ * Open robot.db for the server: checks, migrations and pragmas, all before listening.
+ * `migrate: false` in the workers of the multi-process mode, whose primary migrated before
+ * forking them (ADR 009).
+ */
+export async function openDatabase(config: Config, log: Logger, { migrate: migrating = true }: { migrate?: boolean } = {}): Promise<PrismaClient> {
   if (!fs.existsSync(config.robotDbPath)) {
     if (config.production) {
       throw new DatabaseError(
@@ -203,7 +207,7 @@ export async function openDatabase(config: Config, log: Logger): Promise<PrismaC
   const db = createPrismaClient(config.robotDbPath);
   try {
     await db.$queryRawUnsafe("PRAGMA busy_timeout = 5000");
-    await migrate(db, config.robotDbPath, log);
+    if (migrating) await migrate(db, config.robotDbPath, log);
     await setPragmas(db);
   } catch (err) {
     await db.$disconnect().catch(() => undefined);

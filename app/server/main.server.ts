@@ -1,7 +1,10 @@
 // The Node process: `node build/server/index.js`. Validates configuration, loads keys, opens and
 // migrates robot.db (all before listening), serves on HOST:PORT, and stops gracefully on SIGTERM.
+// With WORKERS > 1 this process is the node:cluster primary that does all of that once and forks
+// the workers that serve (cluster.server.ts, ADR 009); each worker runs this file too.
 // Vite builds this file as the server entry (vite.config.ts); it also exports the pieces that
 // integration tests assemble themselves.
+import cluster from "node:cluster";
 import fs from "node:fs";
 import http from "node:http";
 import path from "node:path";
@@ -11,7 +14,8 @@ import { ConfigError, describeConfig, loadConfig, type Config } from "./config.s
 import { createHandler, type Handler } from "./http.server";
 import { createLogger, errorDetails, type Logger } from "./log.server";
 import { createRequestListener } from "./node-listener.server";
-import { createPlatform, type Platform } from "./platform.server";
+import { createPlatform, type Platform, type ProcessRole } from "./platform.server";
+import { superviseWorkers } from "./cluster.server";
 
 export { build, createHandler, createLogger, createPlatform, loadConfig };
 
@@ -59,8 +63,10 @@ export async function listen(
       });
       server.closeIdleConnections();
     }));
-  return { server, url: `http://${host === "0.0.0.0" ? "127.0.0.1" : host}:${actualPort}`, stop };
+  return { server, url: displayUrl(host, actualPort), stop };
 }
+
+const displayUrl = (host: string, port: number) => `http://${host === "0.0.0.0" ? "127.0.0.1" : host}:${port}`;
 
 function clientDirOfBuild(): string {
   return path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../client");
@@ -77,17 +83,39 @@ export async function main(env: Record<string, string | undefined> = process.env
     }
     throw err;
   }
-  const log: Logger = createLogger(config.logLevel);
+  // WORKERS=1: one process that serves. Otherwise this is the primary (it prepares, forks and
+  // supervises) or one of its workers (it serves).
+  const role: ProcessRole | "primary" = config.workers === 1 ? "single" : cluster.isPrimary ? "primary" : "worker";
+  const rootLog: Logger = createLogger(config.logLevel);
+  // Every line of a worker names its process, so journald shows which one served what.
+  const log = role === "worker" ? rootLog.child({ pid: process.pid, worker: cluster.worker?.id }) : rootLog;
   let platform: Platform;
   try {
-    platform = await createPlatform(config, log);
+    platform = await createPlatform(config, log, { role: role === "worker" ? "worker" : "single" });
   } catch (err) {
     log.fatal({ err: errorDetails(err) }, `start-up failed: ${(err as Error).message}`);
     process.exit(1);
   }
+  // Whatever escapes every handler is still logged as JSON, with its cause.
+  process.on("unhandledRejection", (reason) => log.error({ err: errorDetails(reason) }, "unhandled promise rejection"));
+  process.on("uncaughtException", (err) => {
+    log.fatal({ err: errorDetails(err) }, "uncaught exception: exiting");
+    process.exit(1);
+  });
+  if (role === "primary") {
+    superviseWorkers(platform, {
+      count: config.workers,
+      exec: fileURLToPath(import.meta.url),
+      env,
+      graceMs: SHUTDOWN_GRACE_MS,
+      url: (port) => displayUrl(config.host, port),
+    });
+    return;
+  }
   const handler = createHandler(platform, build, { clientDir: clientDirOfBuild() });
   const running = await listen(platform, handler, config.host, config.port);
-  log.info({ config: describeConfig(config), url: running.url }, "robot.wtf platform listening");
+  if (role === "single") log.info({ config: describeConfig(config), url: running.url }, "robot.wtf platform listening");
+  else log.debug({ url: running.url }, "worker listening");
 
   const shutdown = (signal: string) => {
     log.info({ signal }, "shutting down: finishing in-flight requests");
@@ -96,14 +124,12 @@ export async function main(env: Record<string, string | undefined> = process.env
       process.exit(0);
     });
   };
-  // Whatever escapes every handler is still logged as JSON, with its cause.
-  process.on("unhandledRejection", (reason) => log.error({ err: errorDetails(reason) }, "unhandled promise rejection"));
-  process.on("uncaughtException", (err) => {
-    log.fatal({ err: errorDetails(err) }, "uncaught exception: exiting");
-    process.exit(1);
-  });
-  process.once("SIGTERM", () => shutdown("SIGTERM"));
-  process.once("SIGINT", () => shutdown("SIGINT"));
+  // A worker may get a signal twice (from the primary, and from a terminal or `timeout` that
+  // signals the whole process group): it keeps stopping gracefully. The single process keeps
+  // the usual "a second signal kills".
+  const on = role === "worker" ? process.on.bind(process) : process.once.bind(process);
+  on("SIGTERM", () => shutdown("SIGTERM"));
+  on("SIGINT", () => shutdown("SIGINT"));
 }
 
 function isEntryPoint(): boolean {

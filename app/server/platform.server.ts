@@ -3,6 +3,7 @@
 import fs from "node:fs";
 import type { NodeOAuthClient } from "@atproto/oauth-client-node";
 import { createOAuthClient } from "./atproto.server";
+import { clusterRequestLock } from "./cluster-lock.server";
 import type { Config } from "./config.server";
 import { cookieScope, type CookieScope } from "./cookies.server";
 import { openDatabase, type Db } from "./db.server";
@@ -18,7 +19,7 @@ export interface Platform {
   config: Config;
   keys: Keys;
   db: Db;
-  /** Hot-path reads on a read-only connection to the same robot.db (ADR 007). */
+  /** Hot-path reads on a read-only connection to the same robot.db (ADR 008). */
   reads: Reads;
   log: Logger;
   cookies: CookieScope;
@@ -51,12 +52,22 @@ function prepareWikiBase(config: Config): void {
   }
 }
 
-export async function createPlatform(config: Config, log: Logger): Promise<Platform> {
+/**
+ * How the process serves (ADR 009): `single` is the one process of WORKERS=1, and also the
+ * primary of the multi-process mode, which prepares everything once before forking; a `worker`
+ * neither migrates nor runs housekeeping, and shares rate limits and the ATProto request lock
+ * with the other workers through the primary.
+ */
+export type ProcessRole = "single" | "worker";
+
+export async function createPlatform(config: Config, log: Logger, { role = "single" }: { role?: ProcessRole } = {}): Promise<Platform> {
+  const worker = role === "worker";
   const keys = await loadKeys(config);
   prepareWikiBase(config);
-  const db = await openDatabase(config, log);
+  const db = await openDatabase(config, log, { migrate: !worker });
   const outbound = createOutboundFetch({ allowHttpLoopback: config.allowHttpLoopback, userAgent: PLATFORM_USER_AGENT, log });
-  const oauth = await createOAuthClient(config, keys, db, outbound);
+  const oauth = await createOAuthClient(config, keys, db, outbound, worker ? clusterRequestLock : undefined);
+  let stopHousekeeping = async () => {};
   const platform: Platform = {
     config,
     keys,
@@ -64,7 +75,7 @@ export async function createPlatform(config: Config, log: Logger): Promise<Platf
     reads: openReads(config.robotDbPath),
     log,
     cookies: cookieScope(config),
-    rateLimits: createRateLimits(config),
+    rateLimits: createRateLimits(config, { cluster: worker, log }),
     fetch: outbound,
     oauth,
     services: new Map(),
@@ -75,8 +86,10 @@ export async function createPlatform(config: Config, log: Logger): Promise<Platf
       await db.$disconnect();
     },
   };
-  // Settle interrupted wiki creates/deletes and sweep before serving (management.md §5.5).
+  // Settle interrupted wiki creates/deletes and sweep before serving (management.md §5.5),
+  // in one process only.
+  if (worker) return platform;
   await runHousekeeping(platform, { startup: true });
-  const stopHousekeeping = startHousekeeping(platform);
+  stopHousekeeping = startHousekeeping(platform);
   return platform;
 }

@@ -1,8 +1,12 @@
-// Rate limits (D11, security.md §5): rate-limiter-flexible in memory, fixed windows, keyed by the
-// limit's name plus the client IP. One process-wide limiter per limit.
-import { RateLimiterMemory, RateLimiterRes } from "rate-limiter-flexible";
+// Rate limits (D11, security.md §5): rate-limiter-flexible, fixed windows, keyed by the limit's
+// name plus the client IP. One process: one in-memory limiter per limit. Multi-process mode
+// (WORKERS > 1, ADR 009): the counters live in the primary (RateLimiterClusterMaster) and every
+// worker asks it over the cluster IPC channel (RateLimiterCluster), so a limit counts every
+// request whichever worker serves it.
+import { RateLimiterCluster, RateLimiterClusterMaster, RateLimiterMemory, RateLimiterRes, type RateLimiterAbstract } from "rate-limiter-flexible";
 import type { Config, RateLimitName } from "./config.server";
 import { RATE_LIMIT_NAMES } from "./config.server";
+import { errorDetails, type Logger } from "./log.server";
 
 export type RateLimits = {
   enabled: boolean;
@@ -10,22 +14,45 @@ export type RateLimits = {
   consume(name: RateLimitName, key: string): Promise<number | null>;
 };
 
-export function createRateLimits(config: Config): RateLimits {
-  const limiters = new Map<RateLimitName, RateLimiterMemory>();
+/** How long a worker waits for the primary's answer before it counts in its own memory instead. */
+export const CLUSTER_LIMIT_TIMEOUT_MS = 2_000;
+
+/** In the primary of the multi-process mode: hold the counters of every worker's limiters. */
+export function serveClusterRateLimits(): void {
+  new RateLimiterClusterMaster();
+}
+
+/**
+ * `cluster: true` in a worker of the multi-process mode. Should the primary not answer in
+ * time, the request is counted by a limiter in the worker's own memory (logged), never failed.
+ */
+export function createRateLimits(config: Config, opts: { cluster?: boolean; log?: Logger } = {}): RateLimits {
+  const limiters = new Map<RateLimitName, RateLimiterAbstract>();
+  const fallback = new Map<RateLimitName, RateLimiterMemory>();
   for (const name of RATE_LIMIT_NAMES) {
     const { points, seconds } = config.rateLimits[name];
-    limiters.set(name, new RateLimiterMemory({ keyPrefix: name, points, duration: seconds }));
+    const options = { keyPrefix: name, points, duration: seconds };
+    fallback.set(name, new RateLimiterMemory(options));
+    if (opts.cluster) limiters.set(name, new RateLimiterCluster({ ...options, timeoutMs: CLUSTER_LIMIT_TIMEOUT_MS }));
   }
+  const wait = (res: unknown): number | null => {
+    if (res instanceof RateLimiterRes) return Math.max(1, Math.ceil(res.msBeforeNext / 1000));
+    throw res;
+  };
+  const local = (name: RateLimitName, key: string) => fallback.get(name)!.consume(key).then(() => null, wait);
   return {
     enabled: config.rateLimitsEnabled,
     async consume(name, key) {
       if (!config.rateLimitsEnabled) return null;
+      const shared = limiters.get(name);
+      if (!shared) return local(name, key);
       try {
-        await limiters.get(name)!.consume(key);
+        await shared.consume(key);
         return null;
       } catch (res) {
-        if (res instanceof RateLimiterRes) return Math.max(1, Math.ceil(res.msBeforeNext / 1000));
-        throw res;
+        if (res instanceof RateLimiterRes) return wait(res);
+        opts.log?.warn({ limit: name, err: errorDetails(res) }, "shared rate limit unavailable: counted in this process");
+        return local(name, key);
       }
     },
   };

@@ -1,4 +1,4 @@
-// Hot-path reads (ADR 007): the few lookups nearly every request makes — the signed-in user,
+// Hot-path reads (ADR 008): the few lookups nearly every request makes — the signed-in user,
 // a wiki by slug, an owner's wikis — as prepared statements on a read-only better-sqlite3
 // connection to robot.db. A Prisma query costs ~0.4–1 ms of CPU here (its query compiler runs
 // on every call), a prepared statement ~5 µs. Prisma keeps the schema, the migrations, every

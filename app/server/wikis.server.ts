@@ -215,10 +215,20 @@ const TX_OPTIONS = { maxWait: 15_000, timeout: 15_000 };
  * Every robot.db write of this module runs in a transaction. The better-sqlite3 adapter has a
  * single connection and serialises transactions with a mutex, so this also keeps one
  * operation's statements from landing inside another's open transaction.
+ *
+ * Other processes write robot.db too (the workers of the multi-process mode, the wiki and MCP
+ * servers). The adapter's BEGIN is deferred: a transaction that reads first and then writes
+ * fails at once with SQLITE_BUSY ("database is locked", no busy wait) when another connection
+ * committed in between. So the first statement is a write that changes nothing: the write lock
+ * is held from the start, and another process waits its turn (busy_timeout) instead.
  */
 export function writeTx<T>(platform: Platform, fn: (tx: Prisma.TransactionClient) => Promise<T>): Promise<T> {
-  return platform.db.$transaction(fn, TX_OPTIONS);
+  return platform.db.$transaction(async (tx) => {
+    await tx.$executeRawUnsafe(TAKE_WRITE_LOCK);
+    return fn(tx);
+  }, TX_OPTIONS);
 }
+const TAKE_WRITE_LOCK = "UPDATE wiki_disk_journal SET slug = slug WHERE 0";
 
 /** The columns named by a UNIQUE/PRIMARY KEY violation, or null for any other error. */
 export function uniqueViolation(err: unknown): string[] | null {

@@ -1,4 +1,4 @@
-// Hot-path reads (ADR 007) return exactly what Prisma returns for the same rows, and see every
+// Hot-path reads (ADR 008) return exactly what Prisma returns for the same rows, and see every
 // committed write at once.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestPlatform, type TestPlatform } from "./support/platform";

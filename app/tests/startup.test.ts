@@ -2,11 +2,10 @@
 // (H5), and graceful SIGTERM.
 import crypto from "node:crypto";
 import fs from "node:fs";
-import http from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { freePort, spawnServer, waitForHttp } from "./support/process";
+import { freePort, productionData, slowTokenPost, spawnServer, waitForHttp } from "./support/process";
 
 const dirs: string[] = [];
 const tmp = () => {
@@ -17,28 +16,7 @@ const tmp = () => {
 afterEach(() => dirs.splice(0).forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
 
 /** A complete production data directory (keys, DB, wikis) that only the tested defect spoils. */
-function prodData() {
-  const dir = tmp();
-  fs.writeFileSync(path.join(dir, "signing_key.pem"), crypto.generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ format: "pem", type: "pkcs8" }), { mode: 0o600 });
-  const ec = crypto.generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey.export({ format: "jwk" });
-  fs.writeFileSync(path.join(dir, "client_jwk.json"), JSON.stringify({ ...ec, kid: "k1", use: "sig", alg: "ES256" }), { mode: 0o600 });
-  fs.copyFileSync(process.env.ROBOT_TEMPLATE_DB!, path.join(dir, "robot.db"));
-  fs.mkdirSync(path.join(dir, "wikis"));
-  return {
-    dir,
-    env: {
-      NODE_ENV: "production",
-      SESSION_SECRET: "p".repeat(40),
-      SIGNING_KEY_PATH: path.join(dir, "signing_key.pem"),
-      CLIENT_JWK_PATH: path.join(dir, "client_jwk.json"),
-      ROBOT_DB_PATH: path.join(dir, "robot.db"),
-      WIKI_BASE: path.join(dir, "wikis"),
-      HOST: "127.0.0.1",
-      PORT: "0",
-      LOG_LEVEL: "warn",
-    } as Record<string, string>,
-  };
-}
+const prodData = () => productionData(tmp());
 
 describe("production start-up refusals (H4)", () => {
   const cases: [string, (d: ReturnType<typeof prodData>) => void, RegExp][] = [
@@ -128,16 +106,7 @@ describe("graceful shutdown", () => {
     const server = spawnServer({ ...d.env, PORT: String(port), LOG_LEVEL: "info" });
     await waitForHttp(`http://127.0.0.1:${port}/healthz`);
     // A slow request: a POST whose body arrives slowly keeps the request in flight.
-    const slow = new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const req = http.request({ host: "127.0.0.1", port, method: "POST", path: "/auth/token", headers: { "Content-Type": "text/plain", "Content-Length": "10" } }, (res) => {
-        let body = "";
-        res.on("data", (c) => (body += c));
-        res.on("end", () => resolve({ status: res.statusCode!, body }));
-      });
-      req.on("error", reject);
-      req.write("12345");
-      setTimeout(() => req.end("67890"), 1500);
-    });
+    const slow = slowTokenPost(port);
     await new Promise((r) => setTimeout(r, 300));
     server.child.kill("SIGTERM");
     await new Promise((r) => setTimeout(r, 300));
