@@ -61,7 +61,8 @@ http
           const rows = byOwner.all(c.sub);
           return send(res, 200, "text/html", page(rows.map((r) => `<a href="/app/wiki/${r.slug}">${r.display_name}</a>`).join("")));
         }
-        return send(res, 200, "text/html", page("<h1>robot.wtf</h1>"));
+        if (url.pathname === "/") return send(res, 200, "text/html", page("<h1>robot.wtf</h1>"));
+        return send(res, 404, "text/html", page("<h1>Not found</h1>"));
       }
     }
   })

@@ -102,3 +102,33 @@ describe("platform JWT", () => {
     expect((await verifyPlatformJwt(await sign({ ...base(), iss: "evil", exp: now() - 5 }), key, settings)).status).toBe("invalid");
   });
 });
+
+describe("kept signature verifications", () => {
+  it("re-check every claim against the clock: a token verified once still expires", async () => {
+    const t = now();
+    const token = await issuePlatformJwt(key, settings, subject, t);
+    expect((await verifyPlatformJwt(token, key, settings, t)).status).toBe("valid");
+    expect((await verifyPlatformJwt(token, key, settings, t + JWT_LIFETIME_SECONDS)).status).toBe("expired");
+    expect((await verifyPlatformJwt(token, key, settings, t)).status).toBe("valid");
+    expect(await verifyPlatformJwt(token, key, { ...settings, audience: "other" }, t)).toEqual({ status: "invalid", reason: "wrong aud" });
+  });
+
+  it("are per key and per exact token: another key, or one changed character, is verified afresh", async () => {
+    const token = await issuePlatformJwt(key, settings, subject);
+    expect((await verifyPlatformJwt(token, key, settings)).status).toBe("valid");
+    const other = await parseSigningKey(pem());
+    expect(await verifyPlatformJwt(token, { ...other, kid: key.kid }, settings)).toEqual({ status: "invalid", reason: "bad signature" });
+    const sig = token.slice(token.lastIndexOf(".") + 1);
+    const flipped = token.slice(0, token.lastIndexOf(".") + 1) + (sig[0] === "A" ? "B" : "A") + sig.slice(1);
+    expect(await verifyPlatformJwt(flipped, key, settings)).toEqual({ status: "invalid", reason: "bad signature" });
+  });
+
+  it("hand every caller its own claims object", async () => {
+    const token = await issuePlatformJwt(key, settings, subject);
+    const a = await verifyPlatformJwt(token, key, settings);
+    if (a.status !== "valid") throw new Error("not valid");
+    a.claims.handle = "changed";
+    const b = await verifyPlatformJwt(token, key, settings);
+    expect(b.status === "valid" && b.claims.handle).toBe(subject.handle);
+  });
+});

@@ -47,6 +47,15 @@ export async function issuePlatformJwt(
 
 const invalid = (reason: string): JwtResult => ({ status: "invalid", reason });
 
+/**
+ * Tokens whose RS256 signature this key has verified, with their payload text: a browser or an
+ * agent sends the same token on every request, and the RSA verification is most of what
+ * authentication costs. Only the signature fact is kept; every claim is checked again against
+ * the clock on every call. Bounded; a full cache starts over.
+ */
+const verifiedSignatures = new WeakMap<SigningKey, Map<string, string>>();
+const MAX_VERIFIED = 1024;
+
 export async function verifyPlatformJwt(
   token: string,
   key: SigningKey,
@@ -63,15 +72,21 @@ export async function verifyPlatformJwt(
   // Only RS256; keys named in the header (jwk, jku, x5u) are never used.
   if (header.alg !== "RS256") return invalid(`alg ${String(header.alg)}`);
   if (header.kid !== undefined && header.kid !== key.kid) return invalid("unknown kid");
-  let payloadBytes: Uint8Array;
-  try {
-    ({ payload: payloadBytes } = await compactVerify(token, key.publicKey, { algorithms: ["RS256"] }));
-  } catch {
-    return invalid("bad signature");
+  let verified = verifiedSignatures.get(key);
+  if (!verified) verifiedSignatures.set(key, (verified = new Map()));
+  let payload = verified.get(token);
+  if (payload === undefined) {
+    try {
+      payload = new TextDecoder().decode((await compactVerify(token, key.publicKey, { algorithms: ["RS256"] })).payload);
+    } catch {
+      return invalid("bad signature");
+    }
+    if (verified.size >= MAX_VERIFIED) verified.clear();
+    verified.set(token, payload);
   }
   let claims: Record<string, unknown>;
   try {
-    claims = JSON.parse(new TextDecoder().decode(payloadBytes));
+    claims = JSON.parse(payload);
   } catch {
     return invalid("payload is not JSON");
   }
