@@ -183,21 +183,42 @@ const rssSamples: { requests: number; mb: number }[] = [];
 }
 
 // --- cost as the data grows ------------------------------------------------------------------
-const scaling: { wikis: number; api1: WrkResult; ssr1: WrkResult; api32: WrkResult; ssr32: WrkResult; check1: WrkResult }[] = [];
-for (const n of [100, 10_000, 100_000]) {
-  seedWikis(dbPath, n);
-  const p = await startOurs();
-  const [api, ssr, check] = [ENDPOINTS[3], ENDPOINTS[4], ENDPOINTS[0]];
-  scaling.push({
-    wikis: n,
-    api1: await measure(p, api, 1),
-    ssr1: await measure(p, ssr, 1),
-    api32: await measure(p, api, 32),
-    ssr32: await measure(p, ssr, 32),
-    check1: await measure(p, check, 1),
-  });
-  await p.stop();
+// One copy of the data directory per size, measured in turn three times (100, 10k, 100k, 100,
+// …) and the median kept: a slow moment of the machine then cannot pass for growth.
+type Scale = { wikis: number; api1: WrkResult; ssr1: WrkResult; api32: WrkResult; ssr32: WrkResult; check1: WrkResult };
+const SIZES = [100, 10_000, 100_000];
+const copies = SIZES.map((n) => {
+  const copy = `${dir}-${n}`;
+  fs.cpSync(dir, copy, { recursive: true });
+  const copyEnv = Object.fromEntries(Object.entries(env).map(([k, v]) => [k, v.startsWith(dir) ? copy + v.slice(dir.length) : v]));
+  seedWikis(copyEnv.ROBOT_DB_PATH, n);
+  return { n, copy, env: copyEnv };
+});
+const runs = new Map<number, Scale[]>(SIZES.map((n) => [n, []]));
+for (let round = 0; round < 3; round++) {
+  for (const c of copies) {
+    const p = await startNode(SERVER, c.env, logFile(`platform-${c.n}`));
+    const [api, ssr, check] = [ENDPOINTS[3], ENDPOINTS[4], ENDPOINTS[0]];
+    runs.get(c.n)!.push({
+      wikis: c.n,
+      api1: await measure(p, api, 1),
+      ssr1: await measure(p, ssr, 1),
+      api32: await measure(p, api, 32),
+      ssr32: await measure(p, ssr, 32),
+      check1: await measure(p, check, 1),
+    });
+    await p.stop();
+  }
 }
+const medianRun = (xs: Scale[], pick: (s: Scale) => WrkResult): WrkResult => {
+  const sorted = [...xs].sort((a, b) => pick(a).p50 - pick(b).p50);
+  return pick(sorted[1]);
+};
+const scaling: Scale[] = SIZES.map((n) => {
+  const xs = runs.get(n)!;
+  return { wikis: n, api1: medianRun(xs, (s) => s.api1), ssr1: medianRun(xs, (s) => s.ssr1), api32: medianRun(xs, (s) => s.api32), ssr32: medianRun(xs, (s) => s.ssr32), check1: medianRun(xs, (s) => s.check1) };
+});
+for (const c of copies) fs.rmSync(c.copy, { recursive: true, force: true });
 
 // --- report ------------------------------------------------------------------------------------
 const mark = (ok: boolean) => (ok ? "✅" : "❌");
@@ -250,7 +271,7 @@ const apiSpread = spread((s) => s.api1.p50);
 const ssrSpread = spread((s) => s.ssr1.p50);
 say(`- ${mark(apiSpread <= 0.2 && ssrSpread <= 0.2)} latency from 100 to 100,000 wikis: API p50 @1 within ${f(100 * apiSpread)} %, dashboard p50 @1 within ${f(100 * ssrSpread)} % (±20 %)`);
 say();
-say("## Cost as the data grows (wikis = users)");
+say("## Cost as the data grows (wikis = users; each size measured three times in turn, the median run shown)");
 say();
 say("| wikis | /api/wikis p50 @1 | p99 @1 | req/s @32 | /app/ p50 @1 | p99 @1 | req/s @32 | check-slug p50 @1 |");
 say("|---:|---:|---:|---:|---:|---:|---:|---:|");
