@@ -5,15 +5,15 @@
 // works on Fetch API objects, so integration tests call it directly without a socket.
 import crypto from "node:crypto";
 import path from "node:path";
-import { createRequestHandler, type ServerBuild } from "react-router";
+import { createRequestHandler, isRouteErrorResponse, type AppLoadContext, type ServerBuild } from "react-router";
 import { originAllowed, originCheckApplies } from "./csrf.server";
 import { errorDetails } from "./log.server";
 import type { Platform } from "./platform.server";
 import type { RateLimitName } from "./config.server";
 import { clientIpOf, formIntent, limitFollowsIntent, limitForRequest } from "./rate-limit.server";
-import { isApiPath, isDecodablePath, routePath, rulePath } from "./paths.server";
+import { decodedPath, isApiPath, isDecodablePath, routePath, rulePath } from "./paths.server";
 import { errorResponse, readCause } from "./responses.server";
-import { createRouteMatcher } from "./route-match.server";
+import { createRouteMatcher, type MatchedRoute } from "./route-match.server";
 import { isStaticPath, serveStatic } from "./static.server";
 import { LIVENESS } from "./health.server";
 import { hostHasWiki } from "./wikis.server";
@@ -42,6 +42,20 @@ export type Handler = ((request: Request, socketAddress?: string) => Promise<Res
   /** The probes' fast path, for the socket layer to try first (see createFastPath). */
   fast?: FastPath;
 };
+
+/**
+ * A fresh CSP nonce (16 random bytes, base64) per request. The bytes come from a pool filled
+ * 4 KiB at a time: one randomBytes call per request cost more than the rest of a JSON answer's
+ * header work. Each slice is handed out once.
+ */
+const NONCE_BYTES = 16;
+let noncePool = Buffer.alloc(0);
+let noncePoolAt = 0;
+function newNonce(): string {
+  if (noncePoolAt + NONCE_BYTES > noncePool.length) [noncePool, noncePoolAt] = [crypto.randomBytes(4096), 0];
+  noncePoolAt += NONCE_BYTES;
+  return noncePool.toString("base64", noncePoolAt - NONCE_BYTES, noncePoolAt);
+}
 
 function requestId(given: string | null | undefined): string {
   return given && /^[A-Za-z0-9._-]{1,64}$/.test(given) ? given : crypto.randomUUID();
@@ -210,13 +224,47 @@ async function readBody(request: Request): Promise<Uint8Array | undefined> {
   return Buffer.concat(chunks);
 }
 
-export function createHandler(platform: Platform, build: ServerBuild, opts: { clientDir?: string } = {}): Handler {
+/**
+ * A resource route answered as React Router's request handler answers it (its loader or action,
+ * the returned or thrown Response as it is) without the handler itself, which re-matches the
+ * whole route tree and builds its data-strategy machinery per request: that overhead is most of
+ * a JSON API call's cost (ADR 010). Undefined when the route has no function for the method:
+ * React Router then gives its own answer.
+ */
+async function answerResource(route: MatchedRoute, request: Request, raw: string, context: AppLoadContext): Promise<Response | undefined> {
+  const handler = route.resource?.handler(request.method);
+  if (!handler) return undefined;
+  let result: unknown;
+  try {
+    result = await handler({ request, params: route.resource!.params(decodedPath(raw)), context });
+  } catch (thrown) {
+    if (thrown instanceof Response) return thrown;
+    if (isRouteErrorResponse(thrown)) return errorResponse(request, thrown.status, thrown.statusText || "Request refused");
+    throw thrown; // the pipeline logs it with its cause and answers 500
+  }
+  if (result instanceof Response) return result;
+  return typeof result === "string" ? new Response(result) : Response.json(result);
+}
+
+/** A HEAD answer as React Router gives it: the GET's status and headers, no body. */
+function withoutBody(response: Response): Response {
+  response.body?.cancel().catch(() => {});
+  return new Response(null, { status: response.status, statusText: response.statusText, headers: response.headers });
+}
+
+export interface HandlerOptions {
+  clientDir?: string;
+  /** Resource routes through React Router's request handler too: the reference the direct answers are tested against. */
+  reactRouterOnly?: boolean;
+}
+
+export function createHandler(platform: Platform, build: ServerBuild, opts: HandlerOptions = {}): Handler {
   const rr = createRequestHandler(build, platform.config.production ? "production" : "development");
   const clientDir = path.resolve(opts.clientDir ?? path.join(process.cwd(), "build/client"));
   const { config, log } = platform;
   const matchRoute = createRouteMatcher(build);
 
-  async function route(request: Request, raw: string, p: string, ip: string, reqId: string, nonce: string, state: RequestState): Promise<Response> {
+  async function route(request: Request, raw: string, dataRequest: boolean, p: string, ip: string, reqId: string, nonce: string, state: RequestState): Promise<Response> {
     const method = request.method;
     if ((method === "GET" || method === "HEAD") && isStaticPath(raw)) {
       const file = serveStatic(clientDir, config.robotStaticDir, raw, method);
@@ -265,25 +313,31 @@ export function createHandler(platform: Platform, build: ServerBuild, opts: { cl
       return errorResponse(request, 405, "Method not allowed", { Allow: matched.allow.join(", ") });
     }
     const req = canonicalRequest(request, config.origin, originChecked, body);
-    return rr(req, { platform, reqId, clientIp: ip, nonce, state });
+    const context: AppLoadContext = { platform, reqId, clientIp: ip, nonce, state };
+    if (matched?.resource && !dataRequest && !opts.reactRouterOnly) {
+      const answer = await answerResource(matched, req, raw, context);
+      if (answer) return method === "HEAD" ? withoutBody(answer) : answer;
+    }
+    return rr(req, context);
   }
 
   const handle: Handler = async function handle(request: Request, socketAddress = "127.0.0.1"): Promise<Response> {
     const started = performance.now();
     const reqId = requestId(request.headers.get("x-request-id"));
-    const nonce = crypto.randomBytes(16).toString("base64");
+    const nonce = newNonce();
     const state: RequestState = {};
-    let raw: string;
+    let pathname: string;
     try {
-      raw = routePath(new URL(request.url).pathname);
+      pathname = new URL(request.url).pathname;
     } catch {
-      raw = "/";
+      pathname = "/";
     }
+    const raw = routePath(pathname);
     const p = rulePath(raw);
     const ip = clientIpOf(request.headers.get("x-forwarded-for"), socketAddress, config.trustProxy);
     let response: Response;
     try {
-      response = await route(request, raw, p, ip, reqId, nonce, state);
+      response = await route(request, raw, raw !== pathname, p, ip, reqId, nonce, state);
     } catch (err) {
       if (err instanceof Response) {
         response = err;

@@ -13,14 +13,17 @@ export function routePath(pathname: string): string {
  * reach the route without them.
  */
 export function rulePath(pathname: string): string {
-  let p = routePath(pathname);
-  try {
-    p = p.split("/").map((seg) => decodeURIComponent(seg).replace(/\//g, "%2F")).join("/");
-  } catch {
-    // a malformed escape: React Router then matches the raw path too
-  }
-  p = p.toLowerCase();
+  const p = decodedPath(routePath(pathname)).toLowerCase();
   return p.length > 1 ? p.replace(/\/+$/, "") || "/" : p;
+}
+
+/** Each segment percent-decoded (an encoded `/` stays `%2F`), as React Router matches paths. */
+export function decodedPath(pathname: string): string {
+  try {
+    return pathname.split("/").map((seg) => decodeURIComponent(seg).replace(/\//g, "%2F")).join("/");
+  } catch {
+    return pathname; // a malformed escape: React Router then matches the raw path too
+  }
 }
 
 export const isApiPath = (p: string) => p === "/api" || p.startsWith("/api/");

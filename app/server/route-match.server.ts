@@ -2,7 +2,7 @@
 // per-route `default` rate limit is keyed by the route (not the concrete path, or every new
 // slug or unknown path would be a fresh budget), and a method the route does not answer
 // (OPTIONS included) is a 405 whose Allow lists the methods it does.
-import { matchRoutes, type RouteObject, type ServerBuild } from "react-router";
+import { matchPath, matchRoutes, type RouteObject, type ServerBuild } from "react-router";
 
 interface RouteNode {
   id: string;
@@ -18,7 +18,17 @@ export interface MatchedRoute {
   allow: string[];
   /** A catch-all (`*`) route: the path is unknown. */
   splat: boolean;
+  /**
+   * A resource route (no component, no error boundary: React Router answers it with its loader
+   * or action alone): that handler, and the route's params for a decoded path.
+   */
+  resource?: {
+    handler(method: string): ResourceHandler | undefined;
+    params(decodedPath: string): Record<string, string | undefined>;
+  };
 }
+
+export type ResourceHandler = (args: { request: Request; params: Record<string, string | undefined>; context: unknown }) => unknown;
 
 export function createRouteMatcher(build: Pick<ServerBuild, "routes">): (path: string) => MatchedRoute | undefined {
   const nodes = new Map<string, RouteNode>();
@@ -55,10 +65,29 @@ export function createRouteMatcher(build: Pick<ServerBuild, "routes">): (path: s
     const leaf = matches?.[matches.length - 1]?.route as RouteNode | undefined;
     if (!leaf) return undefined;
     if (!cache.has(leaf.id)) {
-      const mod = build.routes[leaf.id]?.module as { allow?: string[]; action?: unknown } | undefined;
+      const mod = build.routes[leaf.id]?.module as
+        | { allow?: string[]; action?: ResourceHandler; loader?: ResourceHandler; default?: unknown; ErrorBoundary?: unknown }
+        | undefined;
       const allow = mod?.allow ?? (mod?.action ? ["GET", "HEAD", "POST"] : ["GET", "HEAD"]);
-      cache.set(leaf.id, { id: leaf.id, allow, splat: leaf.path?.endsWith("*") ?? false });
+      const entry: MatchedRoute = { id: leaf.id, allow, splat: leaf.path?.endsWith("*") ?? false };
+      if (mod && mod.default == null && mod.ErrorBoundary == null) {
+        const pattern = { path: patternOf(leaf.id), caseSensitive: leaf.caseSensitive ?? false, end: true };
+        const dynamic = /[:*]/.test(pattern.path);
+        entry.resource = {
+          handler: (method) => (method === "GET" || method === "HEAD" ? mod.loader : mod.action),
+          // matchPath compiles the pattern on every call: a static path has no params to find.
+          params: (decodedPath) => (dynamic ? (matchPath(pattern, decodedPath)?.params ?? {}) : {}),
+        };
+      }
+      cache.set(leaf.id, entry);
     }
     return cache.get(leaf.id);
+  }
+
+  /** The full path pattern of a route: its ancestors' paths joined. */
+  function patternOf(id: string): string {
+    const parts: string[] = [];
+    for (let r = build.routes[id]; r; r = r.parentId ? build.routes[r.parentId] : undefined) if (r.path) parts.unshift(r.path);
+    return "/" + parts.join("/");
   }
 }
