@@ -47,6 +47,12 @@ for (const [name, args] of servers) {
     const r = await wrk(p.url + url, { connections: 8, seconds, headers });
     const us = ((cpuSeconds(p.pid) - before) * 1e6) / r.requests;
     (table[label] ??= {})[name] = `${us.toFixed(0)} µs (${Math.round(r.rps)}/s${r.non2xx ? `, ${r.non2xx} non-2xx` : ""})`;
+    if (name === "ours") {
+      // What the answer holds: the render's cost follows the markup (elements), not the data.
+      const body = await (await fetch(p.url + url, { headers })).text();
+      table[label].bytes = String(body.length);
+      table[label].elements = String((body.match(/<[a-z]/g) ?? []).length);
+    }
   }
   await p.stop();
 }
