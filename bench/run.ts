@@ -3,7 +3,8 @@
 // react-router-serve's stack on the same build — then the one-off figures (wiki create,
 // start-to-ready, RSS over 100k requests, cost as the data grows, the multi-process mode).
 // Prints one Markdown report (also written to bench/results/latest.md) with the targets of
-// issue 7 marked. BENCH_SECONDS (default 5) sets the length of each wrk run.
+// issue 7 marked. BENCH_SECONDS (default 5) sets the length of each wrk run, BENCH_ROUNDS (default 3)
+// how many interleaved rounds the endpoint matrix gets.
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -108,49 +109,48 @@ async function measure(p: Proc, e: Endpoint, connections: number, warmUp = 1): P
 /** The run with the median throughput: its latencies go with it. */
 const medianOf = (xs: WrkResult[]): WrkResult => [...xs].sort((a, b) => a.rps - b.rps)[Math.floor(xs.length / 2)];
 
-// Our server, one process and WORKERS=2, measured in ROUNDS interleaved rounds (every endpoint
-// in turn, then again): a slow moment of a shared machine then lands on one run of each, not
-// on all runs of one endpoint, and the median run is kept. Both servers run side by side on
-// the same data (an idle one costs nothing), so the multi-process ratio compares like with like.
+// Every server — ours as one process and as WORKERS=2, and the two references — runs side by
+// side on the same data (an idle one costs nothing), and the matrix is measured in ROUNDS
+// interleaved rounds: every endpoint on every server in turn, then again. A slow moment of a
+// shared machine then lands on one run of each figure, not on all runs of one, the ratios
+// compare runs made minutes apart at most, and the median run of each figure is kept.
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 type Row = { ours1: WrkResult; ours32: WrkResult; a32: WrkResult; b32: WrkResult };
+type Figure = keyof Row | "multi32";
 const rows = new Map<string, Row>();
-const matrix: Record<string, { ours1: WrkResult[]; ours32: WrkResult[]; multi32: WrkResult[] }> = {};
-for (const e of ENDPOINTS) matrix[e.name] = { ours1: [], ours32: [], multi32: [] };
+const matrix: Record<string, Partial<Record<Figure, WrkResult[]>>> = {};
 const inClusterRun = (e: Endpoint) => e.kind === "api" || e.kind === "ssr" || e.kind === "probe";
 
 const ours = await startOurs();
 const multi = await startOurs({ WORKERS: "2" });
-for (const e of ENDPOINTS) {
-  await checkOk(ours, e);
-  await checkOk(multi, e);
-}
+const bare = await startNode(["bench/baseline.mjs"], env, logFile("baseline"));
+const rrServe = await startNode(["bench/rr-serve.mjs"], env, logFile("rr-serve"));
+const plan: [Figure, Proc, number][] = [
+  ["ours1", ours, 1],
+  ["ours32", ours, 32],
+  ["a32", bare, 32],
+  ["b32", rrServe, 32],
+  ["multi32", multi, 32],
+];
+for (const e of ENDPOINTS) for (const [, p] of plan) await checkOk(p, e);
 for (let round = 0; round < ROUNDS; round++) {
   for (const e of ENDPOINTS) {
-    matrix[e.name].ours1.push(await measure(ours, e, 1));
-    matrix[e.name].ours32.push(await measure(ours, e, 32));
-    // Two workers take longer to warm up (each JITs on its own): 3 s the first time.
-    if (inClusterRun(e)) matrix[e.name].multi32.push(await measure(multi, e, 32, round === 0 ? 3 : 1));
+    for (const [figure, p, connections] of plan) {
+      if (figure === "multi32" && !inClusterRun(e)) continue;
+      // Two workers take longer to warm up (each JITs on its own): 3 s the first time.
+      const warmUp = figure === "multi32" && round === 0 ? 3 : 1;
+      ((matrix[e.name] ??= {})[figure] ??= []).push(await measure(p, e, connections, warmUp));
+    }
   }
 }
 const oursRss = rssMb(ours.pid);
-await ours.stop();
-await multi.stop();
+for (const p of [ours, multi, bare, rrServe]) await p.stop();
 
-const references: Record<string, { a32?: WrkResult; b32?: WrkResult }> = {};
-for (const [key, args] of [["a32", ["bench/baseline.mjs"]], ["b32", ["bench/rr-serve.mjs"]]] as const) {
-  const p = await startNode([...args], env, logFile(key === "a32" ? "baseline" : "rr-serve"));
-  for (const e of ENDPOINTS) {
-    await checkOk(p, e);
-    (references[e.name] ??= {})[key] = await measure(p, e, 32);
-  }
-  await p.stop();
-}
 const cluster: Record<string, WrkResult> = {};
 for (const e of ENDPOINTS) {
-  const r = matrix[e.name];
-  rows.set(e.name, { ours1: medianOf(r.ours1), ours32: medianOf(r.ours32), a32: references[e.name].a32!, b32: references[e.name].b32! });
-  if (r.multi32.length) cluster[e.name] = medianOf(r.multi32);
+  const m = matrix[e.name];
+  rows.set(e.name, { ours1: medianOf(m.ours1!), ours32: medianOf(m.ours32!), a32: medianOf(m.a32!), b32: medianOf(m.b32!) });
+  if (m.multi32) cluster[e.name] = medianOf(m.multi32);
 }
 
 // --- start-to-ready ----------------------------------------------------------------------------
@@ -232,7 +232,7 @@ const mark = (ok: boolean) => (ok ? "✅" : "❌");
 const ceiling = rows.get(ENDPOINTS.find((e) => e.kind === "ceiling")!.name)!;
 say(`# robot.wtf platform benchmark — ${new Date().toISOString().slice(0, 16)}Z`);
 say();
-say(`Machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? "cpu"}, ${f(os.totalmem() / 2 ** 30, 0)} GiB, Node ${process.version}, ${os.type()} ${os.release()}; wrk 1 thread on the same host; ${SECONDS} s per run after a 1 s warm-up; our server measured in ${ROUNDS} interleaved rounds, median run shown; production build, NODE_ENV=production, LOG_LEVEL=info to a file.`);
+say(`Machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? "cpu"}, ${f(os.totalmem() / 2 ** 30, 0)} GiB, Node ${process.version}, ${os.type()} ${os.release()}; wrk 1 thread on the same host; ${SECONDS} s per run after a 1 s warm-up; every server measured in ${ROUNDS} interleaved rounds, median run shown; production build, NODE_ENV=production, LOG_LEVEL=info to a file.`);
 say();
 say("## Endpoints (one process)");
 say();

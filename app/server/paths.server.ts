@@ -19,6 +19,7 @@ export function rulePath(pathname: string): string {
 
 /** Each segment percent-decoded (an encoded `/` stays `%2F`), as React Router matches paths. */
 export function decodedPath(pathname: string): string {
+  if (!pathname.includes("%")) return pathname;
   try {
     return pathname.split("/").map((seg) => decodeURIComponent(seg).replace(/\//g, "%2F")).join("/");
   } catch {
