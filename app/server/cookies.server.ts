@@ -105,6 +105,14 @@ export function readCookieValues(request: Request, name: string): string[] {
     .map(([, value]) => value);
 }
 
+/** More distinct platform_token values than this in one Cookie header are not read. */
+export const MAX_PLATFORM_TOKENS = 4;
+
+/** The distinct, non-empty platform_token values of a request (identity and logout read the same). */
+export function readPlatformTokens(request: Request): string[] {
+  return [...new Set(readCookieValues(request, PLATFORM_COOKIE).filter(Boolean))];
+}
+
 /** `<base64url(value)>.<base64url(hmac)>`; anything that does not verify reads as absent. */
 export function signValue(key: Buffer, value: string): string {
   const body = Buffer.from(value, "utf8").toString("base64url");

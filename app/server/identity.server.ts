@@ -1,7 +1,7 @@
 // The ONE authentication rule (auth.md §2, D4): a valid platform JWT (signature, alg, kid, iss,
 // aud, exp, sub) AND a users row for its subject. Every route that needs a user goes through here.
 import { redirect } from "react-router";
-import { PLATFORM_COOKIE, readCookieValues } from "./cookies.server";
+import { MAX_PLATFORM_TOKENS, readPlatformTokens } from "./cookies.server";
 import { jwtSettings, verifyPlatformJwt, type PlatformClaims } from "./jwt.server";
 import type { Platform } from "./platform.server";
 import { jsonError } from "./responses.server";
@@ -34,12 +34,9 @@ export function readCredential(request: Request, allowBearer: boolean): Credenti
     const m = /^bearer\s+(\S+)\s*$/i.exec(header);
     return m ? { source: "bearer", token: m[1] } : { source: "bad_header" };
   }
-  const tokens = [...new Set(readCookieValues(request, PLATFORM_COOKIE).filter(Boolean))];
+  const tokens = readPlatformTokens(request);
   return tokens.length ? { source: "cookie", tokens } : { source: "none" };
 }
-
-/** More distinct platform_token values than this in one Cookie header are refused unread. */
-const MAX_COOKIE_TOKENS = 4;
 
 /**
  * Several platform_token values in one Cookie header (one planted for `.{D}` by a wiki
@@ -49,7 +46,7 @@ const MAX_COOKIE_TOKENS = 4;
  */
 async function identifyCookies(platform: Platform, tokens: string[]): Promise<Identity> {
   if (tokens.length === 1) return identifyToken(platform, tokens[0]);
-  if (tokens.length > MAX_COOKIE_TOKENS) return { kind: "invalid", reason: "too many platform_token cookies" };
+  if (tokens.length > MAX_PLATFORM_TOKENS) return { kind: "invalid", reason: "too many platform_token cookies" };
   const results = await Promise.all(tokens.map((token) => identifyToken(platform, token)));
   const users = results.filter((r) => r.kind === "user");
   if (new Set(users.map((r) => r.user.did)).size > 1) return { kind: "invalid", reason: "platform_token cookies of different users" };

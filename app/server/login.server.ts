@@ -10,7 +10,7 @@ import {
   type NodeSavedState,
 } from "@atproto/oauth-client-node";
 import { STATE_TTL_MS } from "./atproto.server";
-import { clearHostCookie, clearPlatformCookie, setHostCookie, setPlatformCookie, signValue, unsignValue } from "./cookies.server";
+import { clearHostCookie, clearPlatformCookie, MAX_PLATFORM_TOKENS, setHostCookie, setPlatformCookie, signValue, unsignValue } from "./cookies.server";
 import { issuePlatformJwt, jwtSettings, verifyPlatformJwt } from "./jwt.server";
 import { errorDetails } from "./log.server";
 import { checkOutboundUrl } from "./outbound.server";
@@ -369,13 +369,13 @@ export async function finishLogin(
 // ---- logout (auth.md §6) ----
 
 /**
- * Revoke the ATProto session of each signed (even expired) platform_token the browser sent, best
- * effort; return the clears. Each one, not the first: a value planted for `.{D}` by a wiki
+ * Revoke the ATProto session of each signed (even expired) platform_token the browser sent
+ * (distinct values, `readPlatformTokens`), best effort; return the clears. Each one, not the first: a value planted for `.{D}` by a wiki
  * subdomain (security.md #42) must not keep the user's own session from being revoked.
  */
 export async function logout(platform: Platform, tokens: string[], reqId: string): Promise<string[]> {
   const dids = new Set<string>();
-  for (const token of [...new Set(tokens)].slice(0, 4)) {
+  for (const token of tokens.slice(0, MAX_PLATFORM_TOKENS)) {
     const result = await verifyPlatformJwt(token, platform.keys.signing, jwtSettings(platform.config));
     if (result.status !== "invalid") dids.add(result.claims.sub);
   }

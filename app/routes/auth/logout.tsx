@@ -1,6 +1,6 @@
 import { Form, redirect } from "react-router";
 import { SiteHeader } from "~/components/site";
-import { PLATFORM_COOKIE, readCookieValues } from "~/server/cookies.server";
+import { readPlatformTokens } from "~/server/cookies.server";
 import { logout } from "~/server/login.server";
 import type { Route } from "./+types/logout";
 
@@ -8,7 +8,7 @@ export const meta: Route.MetaFunction = () => [{ title: "Sign out – robot.wtf"
 
 async function doLogout({ request, context }: Route.LoaderArgs | Route.ActionArgs) {
   const { platform } = context;
-  const clears = await logout(platform, readCookieValues(request, PLATFORM_COOKIE), context.reqId);
+  const clears = await logout(platform, readPlatformTokens(request), context.reqId);
   const headers = new Headers();
   for (const c of clears) headers.append("Set-Cookie", c);
   return redirect(`${platform.config.origin}/`, { headers });
