@@ -563,7 +563,7 @@ describe("production-shaped configuration (CB6, SEC4)", () => {
   });
 });
 
-describe("rate limits on login and callback (RL1, RL5)", () => {
+describe("rate limits on login and callback (RL1, RL3, RL5)", () => {
   it("the 4th login POST with RATE_LIMIT_LOGIN=3/60 is 429 with Retry-After; HTML or JSON", async () => {
     const limited = await startTestPlatform({ ...env(), RATE_LIMITS_ENABLED: "true", RATE_LIMIT_LOGIN: "3/60" });
     for (let i = 0; i < 3; i++) expect((await limited.request("/auth/login", form({ username: "" }))).status).toBe(400);
@@ -588,6 +588,40 @@ describe("rate limits on login and callback (RL1, RL5)", () => {
     expect((await limited.request("/auth/callback?state=x")).status).toBe(400);
     expect((await limited.request("/auth/callback?state=x")).status).toBe(429);
     await limited.close();
+  });
+
+  /** A login POST from Caddy's socket address (127.0.0.1) carrying the given X-Forwarded-For. */
+  const viaProxy = (forwardedFor: string) => {
+    const init = form({ username: "" });
+    return { ...init, headers: { ...init.headers, "X-Forwarded-For": forwardedFor } };
+  };
+
+  it("RL3: with TRUST_PROXY the last X-Forwarded-For hop is the client; earlier hops change nothing", async () => {
+    const limited = await startTestPlatform({ ...env(), RATE_LIMITS_ENABLED: "true", RATE_LIMIT_LOGIN: "2/60", TRUST_PROXY: "true" });
+    try {
+      expect((await limited.request("/auth/login", viaProxy("198.51.100.1, 203.0.113.5"))).status).toBe(400);
+      expect((await limited.request("/auth/login", viaProxy("203.0.113.5"))).status).toBe(400);
+      // Spent: a forged earlier hop does not buy a new budget.
+      expect((await limited.request("/auth/login", viaProxy("198.51.100.77, 203.0.113.5"))).status).toBe(429);
+      expect((await limited.request("/auth/login", viaProxy("203.0.113.5, 203.0.113.5"))).status).toBe(429);
+      // Another last hop is another client, and the proxy's own address is not charged for it.
+      expect((await limited.request("/auth/login", viaProxy("203.0.113.5, 203.0.113.6"))).status).toBe(400);
+      expect((await limited.request("/auth/login", form({ username: "" }))).status).toBe(400);
+    } finally {
+      await limited.close();
+    }
+  });
+
+  it("RL3: without TRUST_PROXY X-Forwarded-For is ignored: the socket address is the client", async () => {
+    const limited = await startTestPlatform({ ...env(), RATE_LIMITS_ENABLED: "true", RATE_LIMIT_LOGIN: "2/60", TRUST_PROXY: "false" });
+    try {
+      expect((await limited.request("/auth/login", viaProxy("203.0.113.5"))).status).toBe(400);
+      expect((await limited.request("/auth/login", viaProxy("203.0.113.6"))).status).toBe(400);
+      expect((await limited.request("/auth/login", viaProxy("203.0.113.7"))).status).toBe(429);
+      expect((await limited.request("/auth/login", { ...viaProxy("203.0.113.5"), ip: "10.9.9.9" })).status).toBe(400);
+    } finally {
+      await limited.close();
+    }
   });
 });
 
