@@ -6,6 +6,7 @@ describe("limitForRequest (security.md §5)", () => {
     ["GET", "/", undefined, null],
     ["GET", "/static/style.css", undefined, null],
     ["GET", "/healthz", undefined, null],
+    ["GET", "/readyz", undefined, null],
     ["GET", "/api/internal/check-slug", undefined, null],
     ["GET", "/api/wikis", undefined, "api_read"],
     ["DELETE", "/api/wikis/a", undefined, "api_write"],

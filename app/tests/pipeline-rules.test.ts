@@ -1,6 +1,6 @@
 // Integration: rules of the request pipeline that hold for every route — one log line with a
 // cause for every refusal (acceptance E4), OPTIONS answered from the route's methods, the
-// `default` limit counted per route (security.md §5), the Origin check before the body is read.
+// `default` limit counted per route (security.md §5) and the exempt paths (RL4), the Origin check before the body is read.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cookieHeader, startTestPlatform, type TestPlatform } from "./support/platform";
 
@@ -101,6 +101,21 @@ describe("the default limit is counted per route, not per concrete path", () => 
     expect(unknown).toEqual([404, 404, 404, 429]);
     // Another route keeps its own budget.
     expect((await tp.request("/auth/login", { ip: other })).status).toBe(200);
+  });
+});
+
+describe("exempt paths never give 429 (RL4)", () => {
+  it("/, /static/*, check-slug, /healthz and /readyz stay answered past every budget", async () => {
+    const ip = freshIp();
+    for (const p of ["/", "/static/style.css", "/api/internal/check-slug?domain=nobody.127.0.0.1", "/healthz", "/readyz"]) {
+      const statuses: number[] = [];
+      for (let i = 0; i < 8; i++) statuses.push((await tp.request(p, { ip })).status);
+      expect(statuses.includes(429), `${p}: ${statuses.join(",")}`).toBe(false);
+    }
+    // The same client is limited elsewhere: the budget (3/60) is really on.
+    const limited: number[] = [];
+    for (let i = 0; i < 4; i++) limited.push((await tp.request("/auth/login", { ip })).status);
+    expect(limited[3]).toBe(429);
   });
 });
 
