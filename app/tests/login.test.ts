@@ -596,9 +596,23 @@ describe("rate limits on login and callback (RL1, RL3, RL5)", () => {
     return { ...init, headers: { ...init.headers, "X-Forwarded-For": forwardedFor } };
   };
 
-  it("RL3: with TRUST_PROXY the last X-Forwarded-For hop is the client; earlier hops change nothing", async () => {
-    const limited = await startTestPlatform({ ...env(), RATE_LIMITS_ENABLED: "true", RATE_LIMIT_LOGIN: "2/60", TRUST_PROXY: "true" });
+  /** Runs `body` against a platform whose login budget is 2/60, behind a proxy it trusts or not. */
+  const withLoginBudgetOfTwo = async (trustProxy: boolean, body: (limited: TestPlatform) => Promise<void>) => {
+    const limited = await startTestPlatform({
+      ...env(),
+      RATE_LIMITS_ENABLED: "true",
+      RATE_LIMIT_LOGIN: "2/60",
+      TRUST_PROXY: String(trustProxy),
+    });
     try {
+      await body(limited);
+    } finally {
+      await limited.close();
+    }
+  };
+
+  it("RL3: with TRUST_PROXY the last X-Forwarded-For hop is the client; earlier hops change nothing", () =>
+    withLoginBudgetOfTwo(true, async (limited) => {
       expect((await limited.request("/auth/login", viaProxy("198.51.100.1, 203.0.113.5"))).status).toBe(400);
       expect((await limited.request("/auth/login", viaProxy("203.0.113.5"))).status).toBe(400);
       // Spent: a forged earlier hop does not buy a new budget.
@@ -607,22 +621,15 @@ describe("rate limits on login and callback (RL1, RL3, RL5)", () => {
       // Another last hop is another client, and the proxy's own address is not charged for it.
       expect((await limited.request("/auth/login", viaProxy("203.0.113.5, 203.0.113.6"))).status).toBe(400);
       expect((await limited.request("/auth/login", form({ username: "" }))).status).toBe(400);
-    } finally {
-      await limited.close();
-    }
-  });
+    }));
 
-  it("RL3: without TRUST_PROXY X-Forwarded-For is ignored: the socket address is the client", async () => {
-    const limited = await startTestPlatform({ ...env(), RATE_LIMITS_ENABLED: "true", RATE_LIMIT_LOGIN: "2/60", TRUST_PROXY: "false" });
-    try {
+  it("RL3: without TRUST_PROXY X-Forwarded-For is ignored: the socket address is the client", () =>
+    withLoginBudgetOfTwo(false, async (limited) => {
       expect((await limited.request("/auth/login", viaProxy("203.0.113.5"))).status).toBe(400);
       expect((await limited.request("/auth/login", viaProxy("203.0.113.6"))).status).toBe(400);
       expect((await limited.request("/auth/login", viaProxy("203.0.113.7"))).status).toBe(429);
       expect((await limited.request("/auth/login", { ...viaProxy("203.0.113.5"), ip: "10.9.9.9" })).status).toBe(400);
-    } finally {
-      await limited.close();
-    }
-  });
+    }));
 });
 
 describe("every callback refusal is logged with its cause (E4, D15)", () => {

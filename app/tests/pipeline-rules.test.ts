@@ -1,6 +1,7 @@
 // Integration: rules of the request pipeline that hold for every route — one log line with a
 // cause for every refusal (acceptance E4), OPTIONS answered from the route's methods, the
-// `default` limit counted per route (security.md §5) and the exempt paths (RL4), the Origin check before the body is read.
+// `default` limit counted per route (security.md §5), the exempt paths that never give 429 (RL4),
+// the Origin check before the body is read.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cookieHeader, startTestPlatform, type TestPlatform } from "./support/platform";
 
